@@ -1,0 +1,28 @@
+"""mlxp: launch, log and read ML experiments (the public face of mlxp-core).
+
+    import mlxp
+
+    @mlxp.launch(config_path="./configs", seeding_function=seeding_function)
+    def train(ctx: mlxp.Context) -> None: ...
+"""
+
+from typing import Any
+
+from mlxp_core import __version__
+from mlxp_core.context import Context
+from mlxp_core.launch import launch
+from mlxp_core.logger import Logger
+from mlxp_core.run import current_run
+
+DefaultLogger = Logger  # the name MLXP users know
+
+__all__ = ["Context", "DefaultLogger", "Logger", "Reader", "__version__", "current_run", "launch"]
+
+
+def __getattr__(name: str) -> Any:
+    # the Reader pulls in pandas: load it only when asked for
+    if name == "Reader":
+        from mlxp_core.reader import Reader
+
+        return Reader
+    raise AttributeError(f"module 'mlxp' has no attribute {name!r}")

@@ -1,0 +1,221 @@
+"""`@mlxp.launch`: the public `hydra.main` plus the mlxp callbacks, and sweeps without `-m`.
+
+`launch(config_path, ...)(task)` returns a function that, when called from the user's
+script, checks the config directory, adds the mlxp callbacks and mlxp's Hydra defaults to
+the command line (only for keys the user did not set), adds `--multirun` when an override
+sweeps (`lr=0.1,0.2`, `x=range(1,4)`, `choice(...)`), and runs `hydra.main`.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import functools
+import inspect
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Optional
+
+import hydra
+from omegaconf import DictConfig, OmegaConf, open_dict
+
+from mlxp_core import run as _run
+from mlxp_core.cli_args import Args, split_args
+from mlxp_core.context import Context
+from mlxp_core.errors import MLXPError, UsageAbort
+from mlxp_core.settings import effective_settings, load_yaml_file, resolve_parent_log
+
+log = logging.getLogger("mlxp")
+
+CALLBACK_TARGET = "mlxp_core.callbacks.MLXPCallback"
+TaskFunction = Callable[[Context], Any]
+
+
+def _override_key(override: str) -> str:
+    return override.lstrip("+~").split("=", 1)[0]
+
+
+def _is_sweep(overrides: List[str]) -> bool:
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    try:
+        parsed = OverridesParser.create().parse_overrides(overrides)
+    except Exception:  # Hydra reports the syntax error itself, with its own message
+        return False
+    return any(o.is_sweep_override() for o in parsed)
+
+
+def _mlxp_cli_overrides(overrides: List[str]) -> Dict[str, Any]:
+    """`mlxp.a.b=v` overrides as a nested dict (values parsed as YAML scalars)."""
+    import yaml
+
+    nested: Dict[str, Any] = {}
+    for item in overrides:
+        key = _override_key(item)
+        if not key.startswith("mlxp.") or "=" not in item:
+            continue
+        value = item.split("=", 1)[1]
+        if "," in value or "(" in value:
+            continue  # a sweep over a setting: checked per job
+        node = nested
+        parts = key.split(".")[1:]
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+        node[parts[-1]] = yaml.safe_load(value) if value else None
+    return nested
+
+
+def config_dir_of(task: Callable[..., Any], config_path: str) -> Path:
+    path = Path(config_path).expanduser()
+    if path.is_absolute():
+        return path
+    return (Path(inspect.getfile(task)).resolve().parent / path).resolve()
+
+
+def _check_config(task: Callable[..., Any], config_path: str, config_name: str) -> Path:
+    config_dir = config_dir_of(task, config_path)
+    how = (
+        f"config_path={config_path!r}"
+        + ("" if Path(config_path).is_absolute()
+           else f" resolved against the directory of {inspect.getfile(task)}")
+    )
+    if not config_dir.is_dir():
+        raise UsageAbort(
+            f"config directory not found: {config_dir} ({how}); create it with a "
+            f"{config_name}.yaml, or pass the right config_path to @mlxp.launch"
+        )
+    config_file = config_dir / f"{config_name}.yaml"
+    if not config_file.is_file():
+        raise UsageAbort(
+            f"config file not found: {config_file} (config_name={config_name!r}, {how}); "
+            f"create {config_name}.yaml with your options (an empty file is valid)"
+        )
+    try:
+        load_yaml_file(config_file)
+    except MLXPError as exc:
+        raise UsageAbort(str(exc)) from None
+    return config_dir
+
+
+def _hydra_defaults(config_dir: Path, overrides: List[str]) -> List[str]:
+    """mlxp's Hydra settings: no outputs/ dir, no .hydra/, multirun.yaml under the logs."""
+    settings = effective_settings(config_dir, _mlxp_cli_overrides(overrides))
+    parent = resolve_parent_log(settings, Path.cwd())
+    stamp = _dt.datetime.now().strftime("%Y-%m-%d_%H-%M-%S")
+    return [
+        "hydra.output_subdir=null",
+        "hydra.run.dir=.",
+        f"hydra.sweep.dir={parent / '.sweeps' / f'{stamp}_{os.getpid()}'}",
+        "hydra.sweep.subdir=.",
+        "hydra/job_logging=stdout",
+    ]
+
+
+def build_argv(
+    argv: List[str], config_dir: Path, seeding_ref: Optional[str]
+) -> List[str]:
+    """The command line handed to Hydra."""
+    args: Args = split_args(argv)
+    out: List[str] = []
+    for word in argv:
+        key = _override_key(word)
+        if word in args.overrides and key.startswith("mlxp.") and not word.startswith(("+", "~")):
+            word = "+" + word  # settings are not in the user's config: add, don't override
+        out.append(word)
+    given = {_override_key(o) for o in args.overrides}
+    extra = [o for o in _hydra_defaults(config_dir, args.overrides) if _override_key(o) not in given]
+    if "hydra.callbacks.mlxp._target_" not in given:
+        extra.append(f"+hydra.callbacks.mlxp._target_={CALLBACK_TARGET}")
+        if seeding_ref:
+            extra.append(f"+hydra.callbacks.mlxp.seeding_function='{seeding_ref}'")
+    if not args.inspects and "multirun" not in args.flags and _is_sweep(args.overrides):
+        # Hydra 1.3's parser wants flags before the overrides
+        out.insert(0, "--multirun")
+    return out + extra
+
+
+def _run_task(task: TaskFunction, cfg: DictConfig) -> Any:
+    """Hydra's task function: build the Context from the active run and call the user's task."""
+    run = _run.current_run()
+    with open_dict(cfg):
+        if "mlxp" in cfg:
+            del cfg["mlxp"]
+    OmegaConf.resolve(cfg)
+    ctx = Context(
+        config=cfg,
+        mlxp=OmegaConf.create(run.settings, flags={"readonly": True}),
+        info=OmegaConf.create(run.info, flags={"readonly": True}),
+        logger=run.logger,
+    )
+    try:
+        return task(ctx)
+    except KeyboardInterrupt:
+        _run.finish(status="INTERRUPTED", signal_name="SIGINT")
+        raise
+    except SystemExit as exc:
+        if exc.code in (0, None):
+            return None
+        _run.finish(exc)
+        raise
+
+
+def _report(before: int) -> int:
+    """Print the runs of this command that did not complete; return their number."""
+    runs = _run.finished_runs()[before:]
+    bad = [r for r in runs if r["status"] != "COMPLETE"]
+    if bad and len(runs) > 1:
+        print(f"mlxp: {len(bad)} of {len(runs)} runs did not complete:", file=sys.stderr)
+    for r in bad if len(runs) > 1 else []:
+        where = r["log_dir"] or "no run directory"
+        what = f" ({r['error']})" if r["error"] else ""
+        print(f"  run {r['log_id']} {r['status']}{what}: {where} "
+              f"[{' '.join(r['overrides'])}]", file=sys.stderr)
+    return len(bad)
+
+
+def launch(
+    config_path: str = "configs",
+    config_name: str = "config",
+    seeding_function: Optional[Callable[[Any], Any]] = None,
+    version_base: Optional[str] = "1.3",
+) -> Callable[[TaskFunction], Callable[[], None]]:
+    """Decorate `task(ctx)`; calling the result runs it under Hydra with mlxp run directories.
+
+    `config_path` is resolved against the directory of the file that defines the task.
+    """
+
+    def decorator(task: TaskFunction) -> Callable[[], None]:
+        @functools.wraps(task)
+        def hydra_task(cfg: DictConfig) -> Any:
+            return _run_task(task, cfg)
+
+        @functools.wraps(task)
+        def entry() -> None:
+            args = split_args(sys.argv[1:])
+            path = args.flags.get("config_path") or config_path
+            name = args.flags.get("config_name") or config_name
+            config_dir = _check_config(task, path, name)
+            try:
+                settings_ok = effective_settings(config_dir)
+            except MLXPError as exc:
+                raise UsageAbort(str(exc)) from None
+            del settings_ok
+            seeding_ref = _run.register_seeder(seeding_function) if seeding_function else None
+            argv = build_argv(sys.argv[1:], config_dir, seeding_ref)
+            main = hydra.main(
+                config_path=str(config_dir), config_name=config_name, version_base=version_base
+            )(hydra_task)
+            saved, before = sys.argv, len(_run.finished_runs())
+            sys.argv = [sys.argv[0], *argv]
+            try:
+                main()
+            finally:
+                sys.argv = saved
+                failed = _report(before)
+            if failed:
+                raise SystemExit(1)
+
+        return entry
+
+    return decorator

@@ -1,0 +1,271 @@
+"""The active run of this process: set up at job start, finished at job end or on a signal.
+
+The callbacks drive it; the decorator's task wrapper and `mlxp.current_run()` read it.
+State is process-global but created only when a job starts (never at import time).
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import signal
+import threading
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Optional
+
+from omegaconf import DictConfig, OmegaConf
+
+from mlxp_core import rundir, runinfo
+from mlxp_core.errors import RunSetupError
+from mlxp_core.logger import Logger
+from mlxp_core.settings import effective_settings, resolve_parent_log
+
+log = logging.getLogger("mlxp")
+
+# seeding functions given as objects to @mlxp.launch (lambdas, closures) are registered here
+_REGISTERED_SEEDERS: Dict[str, Callable[[Any], Any]] = {}
+REGISTERED_PREFIX = "mlxp-registered:"
+
+
+@dataclass
+class Run:
+    """One run of the task in this process."""
+
+    settings: Dict[str, Any]
+    overrides: List[str]
+    log_id: Optional[int] = None
+    log_dir: Optional[Path] = None
+    logger: Optional[Logger] = None
+    info: Dict[str, Any] = field(default_factory=dict)
+    started: float = field(default_factory=time.monotonic)
+    setup_error: Optional[BaseException] = None
+    finished: bool = False
+    _handlers: Dict[int, Any] = field(default_factory=dict)
+
+
+_active: Optional[Run] = None
+_finished: List[Dict[str, Any]] = []
+
+
+def current_run() -> Run:
+    """The run being executed by this process; raises if its setup failed or none is active."""
+    if _active is None:
+        raise RuntimeError("no mlxp run is active: call this from inside a task")
+    if _active.setup_error is not None:
+        raise _active.setup_error
+    return _active
+
+
+def finished_runs() -> List[Dict[str, Any]]:
+    """Summaries of the runs this process finished (for the end-of-sweep report)."""
+    return list(_finished)
+
+
+def register_seeder(func: Callable[[Any], Any]) -> str:
+    """A reference to `func` usable as the callback's `seeding_function`."""
+    qualname = getattr(func, "__qualname__", "")
+    module = getattr(func, "__module__", None)
+    if module and qualname and "<" not in qualname:
+        return f"{module}:{qualname}"
+    key = f"{REGISTERED_PREFIX}{id(func)}"
+    _REGISTERED_SEEDERS[key] = func
+    return key
+
+
+def resolve_seeder(ref: str) -> Callable[[Any], Any]:
+    if ref in _REGISTERED_SEEDERS:
+        return _REGISTERED_SEEDERS[ref]
+    from mlxp_core.artifacts import resolve_import_path
+
+    path = ref if ":" in ref else ":".join(ref.rsplit(".", 1))
+    return resolve_import_path(path)
+
+
+def check_parent_log(parent: Path) -> None:
+    rundir.check_writable(parent)
+
+
+def _user_config(config: DictConfig) -> Any:
+    """The task part of a job config (no `hydra`, no `mlxp`), resolved when possible."""
+    data = OmegaConf.to_container(config, resolve=False)
+    assert isinstance(data, dict)
+    data.pop("hydra", None)
+    data.pop("mlxp", None)
+    node = OmegaConf.create(data)
+    try:
+        return OmegaConf.to_container(node, resolve=True)
+    except Exception:  # interpolation errors surface when the task reads its config
+        return data
+
+
+def _open_run_dir(run: Run, config: DictConfig) -> bool:
+    """Allocate or adopt the run directory; return True if this call created it."""
+    parent = resolve_parent_log(run.settings, Path.cwd())
+    forced = run.settings["logger"]["log_id"]
+    if forced is None:
+        run.log_id, run.log_dir = rundir.allocate(parent)
+        return True
+    run.log_id = int(forced)
+    run.log_dir, existed = rundir.adopt(parent, run.log_id)
+    return not existed
+
+
+def _previous_info(run: Run, user_config: Any) -> Dict[str, Any]:
+    """info.yaml of an earlier attempt (resume / requeue / pre-allocated job), checked."""
+    assert run.log_dir is not None
+    info_path = run.log_dir / "metadata" / "info.yaml"
+    previous = rundir.read_yaml(info_path) if info_path.is_file() else None
+    if not isinstance(previous, dict):
+        return {}
+    config_path = run.log_dir / "metadata" / "config.yaml"
+    if previous.get("status") != runinfo.SUBMITTED and config_path.is_file():
+        stored = rundir.read_yaml(config_path)
+        if stored != user_config:
+            given = " ".join(previous.get("overrides") or []) or "(no overrides)"
+            raise RunSetupError(
+                f"cannot resume run {run.log_id} in {run.log_dir}: this command's config differs "
+                f"from the run's metadata/config.yaml; run {run.log_id} was started with: {given}; "
+                "repeat those overrides together with +mlxp.logger.log_id="
+                f"{run.log_id}"
+            )
+    return previous
+
+
+def _write_metadata(run: Run, config: DictConfig, config_dir: Optional[Path]) -> None:
+    assert run.log_dir is not None and run.log_id is not None
+    rundir.make_layout(run.log_dir)
+    user_config = _user_config(config)
+    previous = _previous_info(run, user_config)
+    info: Dict[str, Any] = {
+        "status": runinfo.RUNNING,
+        "log_id": run.log_id,
+        "log_dir": str(run.log_dir),
+        "start_time": runinfo.iso(runinfo.now()),
+        "attempt": int(previous.get("attempt", 0)) + 1,
+    }
+    info.update(runinfo.process_facts(run.overrides, str(config_dir) if config_dir else None))
+    for key in ("submit", "first_start_time"):
+        if key in previous:
+            info[key] = previous[key]
+    info.setdefault("first_start_time", previous.get("start_time", info["start_time"]))
+    meta = run.log_dir / "metadata"
+    rundir.write_yaml_atomic(meta / "config.yaml", user_config)
+    rundir.write_yaml_atomic(meta / "mlxp.yaml", run.settings)
+    rundir.write_yaml_atomic(meta / "info.yaml", info)
+    run.info = info
+
+
+def _seed(ref: str, config: DictConfig) -> None:
+    seed = config.get("seed")
+    value = OmegaConf.to_container(seed, resolve=True) if OmegaConf.is_config(seed) else seed
+    resolve_seeder(ref)(value)
+
+
+def start(
+    config: DictConfig,
+    config_dir: Optional[Path],
+    mlxp: Optional[Dict[str, Any]],
+    seeding_function: Optional[str],
+) -> Run:
+    """Set up the run of this job; failures are kept on the run (`setup_error`)."""
+    global _active
+    overrides = [str(o) for o in (OmegaConf.select(config, "hydra.overrides.task") or [])]
+    run = Run(settings={}, overrides=overrides)
+    _active = run
+    created = False
+    try:
+        run.settings = effective_settings(config_dir, mlxp)
+        if run.settings["use_logger"]:
+            created = _open_run_dir(run, config)
+            _write_metadata(run, config, config_dir)
+            assert run.log_dir is not None and run.log_id is not None
+            run.logger = Logger(
+                run.log_dir, run.log_id, run.settings["logger"]["flush_interval_s"]
+            )
+    except BaseException as exc:
+        if created and run.log_dir is not None:
+            shutil.rmtree(run.log_dir, ignore_errors=True)
+        run.log_dir = None
+        run.setup_error = exc if isinstance(exc, RunSetupError) else RunSetupError(
+            f"could not prepare the run directory: {type(exc).__name__}: {exc}"
+        )
+        log.error("mlxp: %s", run.setup_error)
+        return run
+    _install_signal_handlers(run)
+    if seeding_function:
+        try:
+            _seed(seeding_function, config)
+        except Exception as exc:
+            run.setup_error = exc
+    return run
+
+
+def _error_record(error: BaseException) -> Dict[str, str]:
+    return {
+        "type": type(error).__name__,
+        "message": str(error),
+        "traceback": "".join(traceback.format_exception(type(error), error, error.__traceback__)),
+    }
+
+
+def finish(error: Optional[BaseException] = None, status: Optional[str] = None,
+           signal_name: Optional[str] = None) -> None:
+    """End the active run: status, end time and duration in info.yaml; close the logger."""
+    global _active
+    run = _active
+    if run is None or run.finished:
+        return
+    run.finished = True
+    _restore_signal_handlers(run)
+    if status is None:
+        status = runinfo.FAILED if error is not None else runinfo.COMPLETE
+    try:
+        if run.logger is not None:
+            run.logger.close()
+    finally:
+        if run.log_dir is not None:
+            end = runinfo.now()
+            run.info.update(
+                status=status,
+                end_time=runinfo.iso(end),
+                duration_s=round(time.monotonic() - run.started, 6),
+            )
+            if error is not None:
+                run.info["error"] = _error_record(error)
+            if signal_name:
+                run.info["signal"] = signal_name
+            rundir.write_yaml_atomic(run.log_dir / "metadata" / "info.yaml", run.info)
+        _finished.append({
+            "log_id": run.log_id,
+            "log_dir": str(run.log_dir) if run.log_dir else None,
+            "status": status if run.log_dir else runinfo.FAILED,
+            "overrides": run.overrides,
+            "error": f"{type(error).__name__}: {error}" if error is not None else None,
+        })
+        if status != runinfo.COMPLETE:
+            log.error("mlxp: run %s %s (logs: %s)", run.log_id, status, run.log_dir)
+        _active = None
+
+
+def _on_signal(signum: int, frame: Any) -> None:
+    name = signal.Signals(signum).name
+    finish(status=runinfo.INTERRUPTED, signal_name=name)
+    if signum == signal.SIGINT:
+        raise KeyboardInterrupt
+    raise SystemExit(128 + signum)
+
+
+def _install_signal_handlers(run: Run) -> None:
+    if threading.current_thread() is not threading.main_thread():
+        return
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        run._handlers[signum] = signal.signal(signum, _on_signal)
+
+
+def _restore_signal_handlers(run: Run) -> None:
+    for signum, handler in run._handlers.items():
+        signal.signal(signum, handler if handler is not None else signal.SIG_DFL)
+    run._handlers.clear()

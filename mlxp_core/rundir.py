@@ -1,0 +1,134 @@
+"""Run directories: log_id allocation, layout, and atomic metadata files.
+
+Allocation is safe for many processes at once on one (possibly network) filesystem:
+`os.mkdir` of the run directory is the atomic step that guarantees uniqueness, and the
+counter `<parent>/.mlxp/last_id`, updated under an `fcntl` lock, guarantees that an id is
+never handed out again, even after the newest run directory has been deleted.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Iterator, Tuple
+
+import yaml
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: mkdir alone still keeps ids unique
+    fcntl = None  # type: ignore[assignment]
+
+STATE_DIR = ".mlxp"
+COUNTER_FILE = "last_id"
+LOCK_FILE = "id.lock"
+SUBDIRS = ("metadata", "metrics", "artifacts")
+
+_Dumper: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write `text` to `path` through a temporary file and `os.replace`."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def write_yaml_atomic(path: Path, data: Any) -> None:
+    write_text_atomic(path, yaml.dump(data, Dumper=_Dumper, sort_keys=False))
+
+
+def read_yaml(path: Path) -> Any:
+    with open(path, encoding="utf-8") as handle:
+        return yaml.load(handle, Loader=_Loader)
+
+
+@contextlib.contextmanager
+def _locked(parent: Path) -> Iterator[Path]:
+    state = parent / STATE_DIR
+    state.mkdir(parents=True, exist_ok=True)
+    with open(state / LOCK_FILE, "a+b") as lock:
+        if fcntl is not None:
+            try:
+                fcntl.lockf(lock, fcntl.LOCK_EX)
+            except OSError:  # a filesystem without locks: mkdir still guarantees uniqueness
+                pass
+        try:
+            yield state
+        finally:
+            if fcntl is not None:
+                with contextlib.suppress(OSError):
+                    fcntl.lockf(lock, fcntl.LOCK_UN)
+
+
+def _largest_numeric_dir(parent: Path) -> int:
+    best = 0
+    with os.scandir(parent) as entries:
+        for entry in entries:
+            if entry.name.isdigit() and entry.is_dir():
+                best = max(best, int(entry.name))
+    return best
+
+
+def _read_counter(state: Path, parent: Path) -> int:
+    try:
+        return int((state / COUNTER_FILE).read_text().strip() or 0)
+    except (FileNotFoundError, ValueError):
+        return _largest_numeric_dir(parent)
+
+
+def allocate(parent: Path) -> Tuple[int, Path]:
+    """Create a new run directory `<parent>/<id>` with a never-used id; return (id, path)."""
+    parent.mkdir(parents=True, exist_ok=True)
+    with _locked(parent) as state:
+        log_id = _read_counter(state, parent) + 1
+        while True:
+            path = parent / str(log_id)
+            try:
+                path.mkdir()
+                break
+            except FileExistsError:
+                log_id += 1
+        write_text_atomic(state / COUNTER_FILE, f"{log_id}\n")
+    return log_id, path
+
+
+def adopt(parent: Path, log_id: int) -> Tuple[Path, bool]:
+    """Use `<parent>/<log_id>` (resume, or a directory pre-allocated by a launcher).
+
+    Returns the path and whether it already existed. The counter is raised so that the
+    allocator never hands this id out again.
+    """
+    parent.mkdir(parents=True, exist_ok=True)
+    with _locked(parent) as state:
+        path = parent / str(log_id)
+        existed = path.is_dir()
+        if not existed:
+            path.mkdir()
+        if _read_counter(state, parent) < log_id:
+            write_text_atomic(state / COUNTER_FILE, f"{log_id}\n")
+    return path, existed
+
+
+def make_layout(run_dir: Path) -> None:
+    for name in SUBDIRS:
+        (run_dir / name).mkdir(exist_ok=True)
+
+
+def check_writable(parent: Path) -> None:
+    """Raise PermissionError/OSError when run directories cannot be created under `parent`."""
+    parent.mkdir(parents=True, exist_ok=True)
+    state = parent / STATE_DIR
+    state.mkdir(exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".probe.", dir=state)
+    os.close(fd)
+    os.unlink(tmp)
