@@ -124,7 +124,8 @@ def build_argv(
             word = "+" + word  # settings are not in the user's config: add, don't override
         out.append(word)
     given = {_override_key(o) for o in args.overrides}
-    extra = [o for o in _hydra_defaults(config_dir, args.overrides) if _override_key(o) not in given]
+    defaults = _hydra_defaults(config_dir, args.overrides)
+    extra = [o for o in defaults if _override_key(o) not in given]
     if "hydra.callbacks.mlxp._target_" not in given:
         extra.append(f"+hydra.callbacks.mlxp._target_={CALLBACK_TARGET}")
         if seeding_ref:
@@ -196,15 +197,13 @@ def launch(
             path = args.flags.get("config_path") or config_path
             name = args.flags.get("config_name") or config_name
             config_dir = _check_config(task, path, name)
+            seeding_ref = _run.register_seeder(seeding_function) if seeding_function else None
             try:
-                settings_ok = effective_settings(config_dir)
+                argv = build_argv(sys.argv[1:], config_dir, seeding_ref)
             except MLXPError as exc:
                 raise UsageAbort(str(exc)) from None
-            del settings_ok
-            seeding_ref = _run.register_seeder(seeding_function) if seeding_function else None
-            argv = build_argv(sys.argv[1:], config_dir, seeding_ref)
             main = hydra.main(
-                config_path=str(config_dir), config_name=config_name, version_base=version_base
+                config_path=str(config_dir), config_name=name, version_base=version_base
             )(hydra_task)
             saved, before = sys.argv, len(_run.finished_runs())
             sys.argv = [sys.argv[0], *argv]

@@ -105,7 +105,9 @@ class MetricsWriter:
         self._streams: Dict[str, _Stream] = {}
         self._last_flush = time.monotonic()
         keys_path = metrics_dir / KEYS_FILE
-        self._keys: Dict[str, List[str]] = (read_yaml(keys_path) or {}) if keys_path.is_file() else {}
+        self._keys: Dict[str, List[str]] = (
+            (read_yaml(keys_path) or {}) if keys_path.is_file() else {}
+        )
 
     def log(self, metrics: Mapping[str, Any], log_name: str) -> None:
         stream = self._streams.get(log_name)

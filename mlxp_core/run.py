@@ -241,7 +241,7 @@ def finish(error: Optional[BaseException] = None, status: Optional[str] = None,
         _finished.append({
             "log_id": run.log_id,
             "log_dir": str(run.log_dir) if run.log_dir else None,
-            "status": status if run.log_dir else runinfo.FAILED,
+            "status": status,
             "overrides": run.overrides,
             "error": f"{type(error).__name__}: {error}" if error is not None else None,
         })
