@@ -13,16 +13,15 @@ adds to its `hydra.callbacks` to get the same run directories (see docs/callback
 
 from __future__ import annotations
 
-import contextlib
-import io
 import logging
 from pathlib import Path
 from typing import Any, Optional
 
-from hydra.core.utils import JobReturn, JobStatus
+from hydra.core.utils import JobReturn
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
+from mlxp_core import jobreturn
 from mlxp_core import run as _run
 from mlxp_core.errors import MLXPError, UsageAbort
 from mlxp_core.settings import effective_settings, resolve_parent_log
@@ -95,12 +94,8 @@ class MLXPCallback(Callback):
         )
 
     def on_job_end(self, config: DictConfig, job_return: JobReturn, **kwargs: Any) -> None:
-        error: Optional[BaseException] = None
-        if job_return.status == JobStatus.FAILED:
-            # the public getter re-raises the task's exception (and writes a line on stderr)
-            with contextlib.redirect_stderr(io.StringIO()):
-                try:
-                    job_return.return_value  # noqa: B018
-                except BaseException as exc:  # the task's own exception, whatever it is
-                    error = exc
+        error, value = jobreturn.outcome(job_return)
+        run = _run.active_run()
+        if run is not None and run.log_dir is not None:
+            jobreturn.dump(run.log_dir, "FAILED" if error else "COMPLETED", error or value)
         _run.finish(error)

@@ -112,6 +112,14 @@ def _hydra_defaults(config_dir: Path, overrides: List[str]) -> List[str]:
     ]
 
 
+_injected: List[str] = []
+
+
+def injected_overrides() -> List[str]:
+    """The overrides `launch` added to this process's command line (not the user's)."""
+    return list(_injected)
+
+
 def build_argv(
     argv: List[str], config_dir: Path, seeding_ref: Optional[str]
 ) -> List[str]:
@@ -130,6 +138,7 @@ def build_argv(
         extra.append(f"+hydra.callbacks.mlxp._target_={CALLBACK_TARGET}")
         if seeding_ref:
             extra.append(f"+hydra.callbacks.mlxp.seeding_function='{seeding_ref}'")
+    _injected[:] = extra
     if not args.inspects and "multirun" not in args.flags and _is_sweep(args.overrides):
         # Hydra 1.3's parser wants flags before the overrides
         out.insert(0, "--multirun")

@@ -59,6 +59,11 @@ def current_run() -> Run:
     return _active
 
 
+def active_run() -> Optional[Run]:
+    """The run of the job in progress, if any (its setup may have failed)."""
+    return _active
+
+
 def finished_runs() -> List[Dict[str, Any]]:
     """Summaries of the runs this process finished (for the end-of-sweep report)."""
     return list(_finished)

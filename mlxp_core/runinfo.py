@@ -78,10 +78,8 @@ def code_dir() -> str:
 
 
 def scheduler_from_env(environ: Mapping[str, str]) -> Optional[Dict[str, Any]]:
-    try:  # TEMP until schedulers package lands
-        from mlxp_core.schedulers import job_id_from_env
-    except ImportError:
-        return None
+    from mlxp_core.schedulers import job_id_from_env
+
     return job_id_from_env(environ)
 
 

@@ -4,10 +4,11 @@ Kept to dataclasses and stdlib imports: Hydra imports this module at every start
 (without registering it in sys.modules, so no `from __future__ import annotations` here).
 """
 
-from dataclasses import dataclass
-from typing import Optional
+from dataclasses import dataclass, field, make_dataclass
+from typing import Any, Dict, List, Optional
 
 from hydra.core.config_store import ConfigStore
+from omegaconf import MISSING
 
 
 @dataclass
@@ -19,6 +20,61 @@ class MLXPCallbackConf:
     seeding_function: Optional[str] = None
 
 
-ConfigStore.instance().store(
-    group="hydra/callbacks", name="mlxp", node={"mlxp": MLXPCallbackConf}, provider="mlxp"
-)
+
+
+@dataclass
+class LauncherConf:
+    """Fields shared by every mlxp launcher (`hydra/launcher=mlxp_<scheduler>`)."""
+
+    _target_: str = MISSING
+    # interpreter used in the job script; null: the interpreter running the sweep
+    python: Optional[str] = None
+    # shell lines run in the job before the command (module load, conda activate, export ...)
+    setup: List[str] = field(default_factory=list)
+    # environment variables exported in the job script
+    env: Dict[str, str] = field(default_factory=dict)
+    # render the scripts into the run directories, submit nothing
+    dry_run: bool = False
+
+
+@dataclass
+class SchedulerLauncherConf(LauncherConf):
+    """A batch scheduler: one rendered `script.sh` per job, submitted with its own command."""
+
+    # raw directive lines in the scheduler's own syntax, without the prefix
+    directives: List[str] = field(default_factory=list)
+    # generic resources, rendered into each scheduler's syntax (null: not requested)
+    partition: Optional[str] = None  # queue (OAR, SGE, PBS, LSF, Moab) / partition (SLURM)
+    account: Optional[str] = None
+    nodes: Optional[int] = None
+    cpus: Optional[int] = None  # cores per task
+    gpus: Optional[int] = None
+    mem: Optional[str] = None  # e.g. 4G, 500M
+    time: Optional[str] = None  # walltime: HH:MM:SS, D-HH:MM:SS, or minutes
+
+
+@dataclass
+class LocalLauncherConf(LauncherConf):
+    """Run the rendered job scripts as local background processes and wait for them."""
+
+    _target_: str = "hydra_plugins.mlxp_launcher.launcher.LocalLauncher"
+    # jobs running at once; null: the number of CPUs
+    max_workers: Optional[int] = None
+
+
+def _scheduler_conf(class_name: str) -> Any:
+    return make_dataclass(
+        f"{class_name}Conf",
+        [("_target_", str, field(default=f"hydra_plugins.mlxp_launcher.launcher.{class_name}"))],
+        bases=(SchedulerLauncherConf,),
+    )
+
+
+_STORE = ConfigStore.instance()
+_STORE.store(group="hydra/callbacks", name="mlxp", node={"mlxp": MLXPCallbackConf}, provider="mlxp")
+for _name, _cls in [("slurm", "SlurmLauncher"), ("oar", "OARLauncher"),
+                    ("torque", "TorqueLauncher"), ("pbs", "TorqueLauncher"),
+                    ("sge", "SGELauncher"), ("mwm", "MWMLauncher"), ("lsf", "LSFLauncher")]:
+    _STORE.store(group="hydra/launcher", name=f"mlxp_{_name}", node=_scheduler_conf(_cls),
+                 provider="mlxp")
+_STORE.store(group="hydra/launcher", name="mlxp_local", node=LocalLauncherConf, provider="mlxp")

@@ -1,0 +1,144 @@
+"""`hydra/launcher=mlxp_local`: run the rendered job scripts as local background processes.
+
+Each job gets the same `script.sh` a scheduler would get (without directives), run with bash,
+its output in `log.stdout`/`log.stderr` of its run directory, at most `max_workers` at a time
+(default: the CPU count). The head waits and returns each job's status and return value.
+
+A script job re-invokes the user's script (`python main.py lr=0.1 ...`) like a cluster job.
+When the task cannot be re-invoked (it is not defined in the script the head runs, as in
+Hydra's own launcher test suites), the job runs `python -m mlxp_core.jobrunner job.pkl`
+instead: the task function and Hydra's state are pickled (cloudpickle), as submitit does.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, List, Optional, Sequence
+
+import cloudpickle
+from hydra.core.singleton import Singleton
+from hydra.core.utils import JobReturn, JobStatus
+from omegaconf import OmegaConf
+
+from mlxp_core import jobcommand, jobreturn, rundir
+from mlxp_core.errors import UsageAbort
+from mlxp_core.submission import SCRIPT, Job, Plan, _validate, prepare, render
+
+log = logging.getLogger("mlxp")
+
+
+class JobFailedError(RuntimeError):
+    """A local job ended without a result (killed, interrupted, or crashed before the task)."""
+
+
+def _pickled_job(launcher: Any, plan: Plan, job: Job) -> None:
+    """Prepare a job that runs the pickled task function (no re-invocable script)."""
+    uses_mlxp = not plan.add_callback
+    if uses_mlxp:
+        prepare_dir = prepare  # allocates the mlxp run directory and writes its info.yaml
+        prepare_dir(plan, job)
+        assert job.run_dir is not None
+        overrides = jobcommand.pin_overrides(job.overrides, job.log_id)
+    else:
+        sweep_dir = Path(str(OmegaConf.select(plan.config, "hydra.sweep.dir")))
+        job.run_dir = (sweep_dir / ".mlxp_local" / str(job.idx)).resolve()
+        job.run_dir.mkdir(parents=True, exist_ok=True)
+        overrides = list(job.overrides)
+    payload = {
+        "hydra_context": launcher.hydra_context,
+        "task_function": launcher.task_function,
+        "config": plan.config,
+        "overrides": overrides,
+        "idx": job.idx,
+        "singleton_state": Singleton.get_state(),
+        "result_dir": str(job.run_dir),
+    }
+    pkl = job.run_dir / "job.pkl"
+    rundir.write_bytes_atomic(pkl, cloudpickle.dumps(payload))
+    assert job.spec is not None or not uses_mlxp
+    from mlxp_core.submission import _spec
+
+    spec = _spec(plan, job)
+    spec.command = [plan.python, "-m", "mlxp_core.jobrunner", str(pkl)]
+    job.spec = spec
+    script = job.run_dir / SCRIPT
+    rundir.write_text_atomic(script, render(plan, spec))
+    script.chmod(0o755)
+
+
+def _run_script(job: Job, workdir: str, procs: List[subprocess.Popen[bytes]]) -> int:
+    assert job.run_dir is not None
+    with open(job.run_dir / "log.stdout", "wb") as out, \
+            open(job.run_dir / "log.stderr", "wb") as err:
+        proc = subprocess.Popen(["bash", str(job.run_dir / SCRIPT)], cwd=workdir,
+                                stdout=out, stderr=err, stdin=subprocess.DEVNULL)
+        procs.append(proc)
+        return proc.wait()
+
+
+def _result(plan: Plan, job: Job, code: int) -> JobReturn:
+    assert job.run_dir is not None
+    ret = JobReturn(overrides=list(job.overrides), working_dir=plan.workdir,
+                    task_name=str(OmegaConf.select(plan.config, "hydra.job.name")))
+    record = jobreturn.load(job.run_dir)
+    if record is None:
+        ret.status = JobStatus.FAILED
+        ret.return_value = JobFailedError(
+            f"run {job.log_id if job.log_id is not None else job.idx} exited with status {code} "
+            f"and no result; see {job.run_dir / 'log.stderr'}"
+        )
+        return ret
+    if record.get("cfg") is not None:
+        ret.cfg = record["cfg"]
+    ret.status = JobStatus.COMPLETED if record["status"] == "COMPLETED" else JobStatus.FAILED
+    value = record["value"]
+    if ret.status == JobStatus.FAILED and not isinstance(value, BaseException):
+        value = JobFailedError(str(value))
+    ret.return_value = value
+    return ret
+
+
+def _workers(plan: Plan) -> int:
+    wanted: Optional[int] = plan.params.get("max_workers")
+    if wanted is not None and wanted < 1:
+        raise UsageAbort(f"hydra.launcher.max_workers must be at least 1, got {wanted}")
+    return wanted or os.cpu_count() or 1
+
+
+def launch(launcher: Any, plan: Plan, job_overrides: Sequence[Sequence[str]],
+           initial_job_idx: int) -> Sequence[JobReturn]:
+    reinvoke = jobcommand.can_reinvoke(plan.invocation, launcher.task_function)
+    _validate(plan)
+    workers = _workers(plan)
+    jobs = [Job(idx, list(ov)) for idx, ov in enumerate(job_overrides, start=initial_job_idx)]
+    for job in jobs:
+        if reinvoke:
+            prepare(plan, job)
+        else:
+            _pickled_job(launcher, plan, job)
+    if plan.params.get("dry_run"):
+        for job in jobs:
+            print(f"mlxp: rendered {job.run_dir / SCRIPT if job.run_dir else ''} (dry run)")
+        return [_dry(plan, job) for job in jobs]
+    procs: List[subprocess.Popen[bytes]] = []
+    try:
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            codes = list(pool.map(lambda j: _run_script(j, plan.workdir, procs), jobs))
+    except BaseException:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        raise
+    return [_result(plan, job, code) for job, code in zip(jobs, codes)]
+
+
+def _dry(plan: Plan, job: Job) -> JobReturn:
+    ret = JobReturn(overrides=list(job.overrides), working_dir=plan.workdir)
+    ret.status = JobStatus.COMPLETED
+    ret.return_value = {"log_id": job.log_id, "script": str(job.run_dir / SCRIPT)}
+    return ret

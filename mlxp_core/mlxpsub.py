@@ -1,0 +1,124 @@
+"""`mlxpsub script.sh`: submit every sweep point of a batch script as its own job.
+
+The script is parsed, never executed on the head node. For each python command in it,
+`mlxpsub` runs that command here with `hydra/launcher=mlxp_<scheduler>` and `--multirun`;
+Hydra expands the sweep and the launcher renders and submits one job per point. The script's
+directives, and its other lines (module load, conda activate, export, cd ...) in their
+original order, go into every job script of that command. The launcher receives them through
+a JSON file named by the `MLXPSUB_SPEC` environment variable.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+from mlxp_core.batchscript import BatchScript, BatchScriptError, PythonCommand, read_batch_script
+from mlxp_core.schedulers import Scheduler, get_scheduler
+from mlxp_core.submit import SubmitError, check_submit_command
+
+SPEC_ENV = "MLXPSUB_SPEC"
+_MULTIRUN = {"-m", "--multirun"}
+
+
+def load_spec() -> Optional[Dict[str, Any]]:
+    """The spec mlxpsub handed to this process, if any."""
+    path = os.environ.get(SPEC_ENV)
+    if not path:
+        return None
+    with open(path, encoding="utf-8") as handle:
+        spec: Dict[str, Any] = json.load(handle)
+    return spec
+
+
+def _directive_texts(script: BatchScript, scheduler: Scheduler) -> List[str]:
+    return [d.text if d.prefix == scheduler.directive else f"{d.prefix} {d.text}"
+            for d in script.directives]
+
+
+def _spec(script: BatchScript, scheduler: Scheduler, k: int, report: str) -> Dict[str, Any]:
+    command = script.commands[k]
+    before, after = script.template_for(k)
+    return {
+        "directives": _directive_texts(script, scheduler),
+        "setup": before,
+        "teardown": after,
+        "launcher_words": command.launcher,
+        "python": command.interpreter,
+        "interpreter_flags": command.interpreter_flags,
+        "report": report,
+    }
+
+
+def head_command(command: PythonCommand, scheduler: Scheduler, dry_run: bool) -> List[str]:
+    """The command run here: the script's own, with this interpreter and the mlxp launcher."""
+    target = ["-m", command.module] if command.module else [str(command.script)]
+    args = [a for a in command.args if a not in _MULTIRUN]
+    extra = [f"hydra/launcher=mlxp_{scheduler.name}"]
+    if dry_run:
+        extra.append("hydra.launcher.dry_run=true")
+    return [sys.executable, *command.interpreter_flags, *target, "--multirun", *args, *extra]
+
+
+def _run_command(script: BatchScript, scheduler: Scheduler, k: int, dry_run: bool,
+                 tmp: Path) -> List[Dict[str, Any]]:
+    command = script.commands[k]
+    if command.workdir is None:
+        raise BatchScriptError(
+            f"{script.path}:{command.line}: cannot tell which directory this command runs in "
+            "(a 'cd' before it uses a variable or is inside a block); use 'cd /absolute/path'"
+        )
+    report = tmp / f"report-{k}.json"
+    spec_file = tmp / f"spec-{k}.json"
+    spec_file.write_text(json.dumps(_spec(script, scheduler, k, str(report))))
+    env = {**os.environ, SPEC_ENV: str(spec_file)}
+    argv = head_command(command, scheduler, dry_run)
+    print(f"mlxpsub: line {command.line}: {command.raw.strip()}", flush=True)
+    proc = subprocess.run(argv, cwd=command.workdir, env=env, check=False)
+    jobs: List[Dict[str, Any]] = json.loads(report.read_text()) if report.is_file() else []
+    if proc.returncode != 0 and not any(j.get("error") for j in jobs):
+        jobs.append({"log_id": None, "job_id": None,
+                     "error": f"command at line {command.line} exited with {proc.returncode}"})
+    return jobs
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="mlxpsub", description="Submit every sweep point of a batch script as a job.")
+    parser.add_argument("script", help="batch script with #SBATCH/#OAR/#PBS/#$/#MSUB/#BSUB lines")
+    parser.add_argument("--dry-run", action="store_true",
+                        help="render every job script into its run directory, submit nothing")
+    args = parser.parse_args(argv)
+    try:
+        script = read_batch_script(args.script)
+        scheduler = get_scheduler(script.scheduler)
+        if not args.dry_run:
+            check_submit_command(scheduler)
+    except (BatchScriptError, SubmitError) as exc:
+        print(f"mlxpsub: error: {exc}", file=sys.stderr)
+        return 2
+    for warning in script.warnings:
+        print(f"mlxpsub: warning: {warning}", file=sys.stderr)
+    jobs: List[Dict[str, Any]] = []
+    with tempfile.TemporaryDirectory(prefix="mlxpsub-") as tmp:
+        for k in range(len(script.commands)):
+            try:
+                jobs += _run_command(script, scheduler, k, args.dry_run, Path(tmp))
+            except BatchScriptError as exc:
+                print(f"mlxpsub: error: {exc}", file=sys.stderr)
+                return 2
+    failed = [j for j in jobs if j.get("error")]
+    verb = "rendered" if args.dry_run else "submitted"
+    print(f"mlxpsub: {len(jobs) - len(failed)} jobs {verb}, {len(failed)} failed "
+          f"({scheduler.name}, {len(script.commands)} commands)")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,285 @@
+"""What an mlxp launcher does on the head node for each sweep point.
+
+Per job: allocate the run directory (the core's allocator), render `<run dir>/script.sh`,
+submit it (or, for `mlxp_local`, run it in the background), and record SUBMITTED with the
+scheduler's job id in `metadata/info.yaml`. Nothing of the user's task runs on the head node.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Sequence
+
+from hydra.core.utils import JobReturn, JobStatus
+from omegaconf import DictConfig, OmegaConf
+
+from mlxp_core import jobcommand, rundir, runinfo
+from mlxp_core.callbacks import mlxp_overrides, primary_config_dir
+from mlxp_core.errors import MLXPError, UsageAbort
+from mlxp_core.render import JobSpec, render_script
+from mlxp_core.schedulers import Scheduler, get_scheduler
+from mlxp_core.settings import effective_settings, resolve_parent_log
+from mlxp_core.submit import SubmitError, check_submit_command, submit
+
+log = logging.getLogger("mlxp")
+
+SCRIPT = "script.sh"
+DRY_RUN = "DRY_RUN"
+RESOURCE_FIELDS = ("partition", "account", "nodes", "cpus", "gpus", "mem", "time")
+
+
+@dataclass
+class Job:
+    """One sweep point as the head prepares it."""
+
+    idx: int
+    overrides: List[str]
+    log_id: Optional[int] = None
+    run_dir: Optional[Path] = None
+    spec: Optional[JobSpec] = None
+    job_id: Optional[str] = None
+    error: Optional[str] = None
+    info: Dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Plan:
+    """Everything shared by the jobs of one `launch` call."""
+
+    scheduler: Optional[Scheduler]
+    params: Dict[str, Any]
+    config: DictConfig
+    invocation: jobcommand.Invocation
+    flags: List[str]
+    hydra_overrides: List[str]
+    add_callback: bool
+    launcher_words: List[str]
+    python: str
+    workdir: str
+
+
+def _params(launcher: Any) -> Dict[str, Any]:
+    params = {
+        k: OmegaConf.to_container(v, resolve=True) if OmegaConf.is_config(v) else v
+        for k, v in launcher.params.items()
+    }
+    from mlxp_core.mlxpsub import load_spec
+
+    spec = load_spec()
+    if spec:
+        params["directives"] = [*spec.get("directives", []), *params.get("directives", [])]
+        params["setup"] = [*spec.get("setup", []), *params.get("setup", [])]
+        params["teardown"] = list(spec.get("teardown", []))
+        params["launcher_words"] = list(spec.get("launcher_words", []))
+        params["python"] = params.get("python") or spec.get("python")
+        params["interpreter_flags"] = spec.get("interpreter_flags")
+        params["report"] = spec.get("report")
+    return params
+
+
+def make_plan(launcher: Any) -> Plan:
+    config = launcher.config
+    params = _params(launcher)
+    name = launcher.scheduler_name
+    scheduler = None if name == "local" else get_scheduler(name)
+    invocation = jobcommand.head_invocation()
+    if params.get("interpreter_flags") is not None:
+        invocation.interpreter_flags = list(params["interpreter_flags"])
+    from mlxp_core.launch import injected_overrides
+
+    return Plan(
+        scheduler=scheduler,
+        params=params,
+        config=config,
+        invocation=invocation,
+        flags=jobcommand.path_flags(),
+        hydra_overrides=jobcommand.forwarded_hydra_overrides(config, injected_overrides()),
+        add_callback=not jobcommand.has_mlxp_callback(config),
+        launcher_words=list(params.get("launcher_words") or []),
+        python=params.get("python") or sys.executable,
+        workdir=os.getcwd(),
+    )
+
+
+def _job_settings(plan: Plan, overrides: Sequence[str]) -> Dict[str, Any]:
+    """mlxp settings of one job: mlxp.yaml, the head's mlxp overrides, this job's ones."""
+    merged: Dict[str, Any] = mlxp_overrides(plan.config) or {}
+    import yaml
+
+    for item in overrides:
+        key = item.lstrip("+~").split("=", 1)[0]
+        if key.startswith("mlxp.") and "=" in item:
+            node = merged
+            parts = key.split(".")[1:]
+            for part in parts[:-1]:
+                node = node.setdefault(part, {})
+            node[parts[-1]] = yaml.safe_load(item.split("=", 1)[1])
+    return effective_settings(primary_config_dir(plan.config), merged)
+
+
+def _spec(plan: Plan, job: Job) -> JobSpec:
+    assert job.run_dir is not None
+    rel = os.path.relpath(job.run_dir, plan.workdir)
+    command = jobcommand.job_argv(
+        plan.launcher_words, plan.python, plan.invocation, plan.flags,
+        jobcommand.pin_overrides(job.overrides, job.log_id), plan.hydra_overrides,
+        plan.add_callback,
+    )
+    return JobSpec(
+        job_name=rel if not rel.startswith("..") else str(job.run_dir),
+        stdout=str(job.run_dir / "log.stdout"),
+        stderr=str(job.run_dir / "log.stderr"),
+        workdir=plan.workdir,
+        command=command,
+        directives=list(plan.params.get("directives") or []),
+        resources={k: plan.params.get(k) for k in RESOURCE_FIELDS if plan.params.get(k)},
+        setup=list(plan.params.get("setup") or []),
+        teardown=list(plan.params.get("teardown") or []),
+        env={str(k): str(v) for k, v in (plan.params.get("env") or {}).items()},
+    )
+
+
+def render(plan: Plan, spec: JobSpec) -> str:
+    if plan.scheduler is None:
+        from mlxp_core.render import render_local_script
+
+        return render_local_script(spec)
+    return render_script(plan.scheduler, spec)
+
+
+def _validate(plan: Plan) -> None:
+    """Fail before any directory exists: bad resources, missing submit command."""
+    probe = Job(idx=0, overrides=[], log_id=1, run_dir=Path(plan.workdir) / "probe")
+    try:
+        render(plan, _spec(plan, probe))
+    except (MLXPError, ValueError) as exc:
+        raise UsageAbort(f"hydra.launcher: {exc}") from None
+    if plan.scheduler is not None and not plan.params.get("dry_run"):
+        try:
+            check_submit_command(plan.scheduler)
+        except SubmitError as exc:
+            raise UsageAbort(str(exc)) from None
+
+
+def prepare(plan: Plan, job: Job) -> None:
+    """Allocate the run directory and write `script.sh` and a first `info.yaml`."""
+    settings = _job_settings(plan, job.overrides)
+    parent = resolve_parent_log(settings, Path(plan.workdir))
+    job.log_id, job.run_dir = rundir.allocate(parent)
+    (job.run_dir / "metadata").mkdir()
+    job.spec = _spec(plan, job)
+    script = job.run_dir / SCRIPT
+    rundir.write_text_atomic(script, render(plan, job.spec))
+    script.chmod(0o755)
+    job.info = {
+        "status": DRY_RUN if plan.params.get("dry_run") else runinfo.SUBMITTED,
+        "log_id": job.log_id,
+        "log_dir": str(job.run_dir),
+        "overrides": list(job.overrides),
+        "submit": {
+            "scheduler": plan.scheduler.name if plan.scheduler else "local",
+            "job_id": None,
+            "submit_time": runinfo.iso(runinfo.now()),
+            "script": str(script),
+        },
+    }
+    rundir.write_yaml_atomic(job.run_dir / "metadata" / "info.yaml", job.info)
+
+
+def _record(job: Job, status: str, **submit: Any) -> None:
+    assert job.run_dir is not None
+    job.info["status"] = status
+    job.info["submit"].update(submit)
+    rundir.write_yaml_atomic(job.run_dir / "metadata" / "info.yaml", job.info)
+
+
+def submit_job(plan: Plan, job: Job) -> None:
+    assert plan.scheduler is not None and job.run_dir is not None
+    env = {k: v for k, v in os.environ.items() if k != "MLXPSUB_SPEC"}
+    try:
+        job.job_id = submit(plan.scheduler, str(job.run_dir / SCRIPT), plan.workdir, env=env)
+    except SubmitError as exc:
+        job.error = str(exc)
+        _record(job, runinfo.SUBMIT_FAILED, error=job.error)
+        return
+    _record(job, runinfo.SUBMITTED, job_id=job.job_id,
+            submit_time=runinfo.iso(runinfo.now()))
+
+
+def _job_return(plan: Plan, job: Job) -> JobReturn:
+    ret = JobReturn(overrides=list(job.overrides), working_dir=plan.workdir,
+                    task_name=str(OmegaConf.select(plan.config, "hydra.job.name")))
+    ret.status = JobStatus.COMPLETED
+    ret.return_value = {
+        "scheduler": plan.scheduler.name if plan.scheduler else "local",
+        "job_id": job.job_id, "log_id": job.log_id, "log_dir": str(job.run_dir),
+        "script": str(job.run_dir / SCRIPT) if job.run_dir else None,
+    }
+    return ret
+
+
+def _progress(total: int) -> Any:
+    if total < 20 or not sys.stderr.isatty():
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc="submitting", unit="job", file=sys.stderr)
+
+
+def _write_report(plan: Plan, jobs: List[Job]) -> None:
+    """For mlxpsub: what was submitted, as JSON (appended over several launch calls)."""
+    path = plan.params.get("report")
+    if not path:
+        return
+    import json
+
+    done = json.loads(Path(path).read_text()) if Path(path).is_file() else []
+    done += [{"log_id": j.log_id, "job_id": j.job_id, "error": j.error} for j in jobs]
+    rundir.write_text_atomic(Path(path), json.dumps(done))
+
+
+def _summary(plan: Plan, jobs: List[Job]) -> None:
+    name = plan.scheduler.name if plan.scheduler else "local"
+    failed = [j for j in jobs if j.error]
+    verb = "rendered (dry run)" if plan.params.get("dry_run") else "submitted"
+    print(f"mlxp: {len(jobs) - len(failed)} of {len(jobs)} jobs {verb} to {name}")
+    for job in jobs:
+        state = f"FAILED: {job.error}" if job.error else f"job {job.job_id}" if job.job_id else ""
+        print(f"  run {job.log_id}: {job.run_dir / SCRIPT if job.run_dir else ''} {state}")
+    if failed:
+        raise UsageAbort(
+            f"{len(failed)} of {len(jobs)} submissions failed (marked SUBMIT_FAILED): "
+            + "; ".join(f"run {j.log_id}: {j.error}" for j in failed)
+        )
+
+
+def launch(launcher: Any, job_overrides: Sequence[Sequence[str]],
+           initial_job_idx: int) -> Sequence[JobReturn]:
+    plan = make_plan(launcher)
+    if plan.scheduler is None:
+        from mlxp_core import local_executor
+
+        return local_executor.launch(launcher, plan, job_overrides, initial_job_idx)
+    if not jobcommand.can_reinvoke(plan.invocation, launcher.task_function):
+        raise UsageAbort(
+            f"hydra/launcher=mlxp_{plan.scheduler.name}: jobs re-run the script you started "
+            "(python main.py ...), so the task function must be defined in that script"
+        )
+    _validate(plan)
+    jobs = [Job(idx, list(ov)) for idx, ov in enumerate(job_overrides, start=initial_job_idx)]
+    bar = _progress(len(jobs))
+    for job in jobs:
+        prepare(plan, job)
+        if not plan.params.get("dry_run"):
+            submit_job(plan, job)
+        if bar is not None:
+            bar.update()
+    if bar is not None:
+        bar.close()
+    _write_report(plan, jobs)
+    _summary(plan, jobs)
+    return [_job_return(plan, job) for job in jobs]
