@@ -2,13 +2,15 @@
 
 A job re-invokes the user's script (`python main.py lr=0.1 seed=1 ...`) in RUN mode, with the
 Hydra overrides and `--config-name/--config-path/--config-dir` flags of the head command, and
-`+mlxp.logger.log_id=<id>` so that it writes into the directory the head allocated.
+the output directory and job number a multirun job would have had. The job script also exports
+`MLXP_RUN_DIR`, the run directory the head allocated, which the job's callback adopts.
 """
 
 from __future__ import annotations
 
 import inspect
 import os
+import re
 import sys
 from dataclasses import dataclass, field
 from typing import Any, Callable, List, Optional, Sequence
@@ -62,11 +64,18 @@ def _key(override: str) -> str:
     return override.lstrip("+~").split("=", 1)[0]
 
 
+def raw_list(config: DictConfig, key: str) -> List[str]:
+    """A list of strings from the config, interpolations left as written (`${hydra.job.num}`)."""
+    node = OmegaConf.select(config, key)
+    if node is None:
+        return []
+    return [str(x) for x in OmegaConf.to_container(node, resolve=False)]  # type: ignore[union-attr]
+
+
 def forwarded_hydra_overrides(config: DictConfig, skip: Sequence[str] = ()) -> List[str]:
     """The head's Hydra overrides that a job needs (not the sweep's, not `skip`)."""
     out = []
-    for item in OmegaConf.select(config, "hydra.overrides.hydra") or []:
-        text = str(item)
+    for text in raw_list(config, "hydra.overrides.hydra"):
         if text in skip or _key(text).startswith(_NOT_FORWARDED):
             continue
         out.append(text)
@@ -92,10 +101,24 @@ def has_mlxp_callback(config: DictConfig) -> bool:
     )
 
 
-def pin_overrides(overrides: Sequence[str], log_id: Optional[int]) -> List[str]:
-    """A job's task overrides with its log_id set (replacing any log_id given by the user)."""
-    kept = [o for o in overrides if _key(o) != "mlxp.logger.log_id"]
-    return kept if log_id is None else [*kept, f"+mlxp.logger.log_id={log_id}"]
+_PLAIN_VALUE = re.compile(r"[\w/.:+@%-]*(\$\{[\w.:-]*\}[\w/.:+@%-]*)*\Z")
+
+
+def hydra_value(text: str) -> str:
+    """`text` as a value in Hydra's override grammar (quoted unless plainly safe)."""
+    if _PLAIN_VALUE.match(text):
+        return text
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def multirun_job_overrides(config: DictConfig, idx: int) -> List[str]:
+    """Hydra overrides giving a RUN-mode job the output dir and number of multirun job `idx`."""
+    sweep_dir = os.path.abspath(str(OmegaConf.select(config, "hydra.sweep.dir")))
+    sweep = OmegaConf.to_container(config.hydra.sweep, resolve=False)
+    assert isinstance(sweep, dict)
+    subdir = str(sweep.get("subdir") or ".")
+    run_dir = subdir if os.path.isabs(subdir) else f"{sweep_dir}/{subdir}"
+    return [f"hydra.run.dir={hydra_value(run_dir)}", f"hydra.job.num={idx}"]
 
 
 def job_argv(

@@ -9,6 +9,7 @@ import pickle
 from pathlib import Path
 from typing import Any, Dict, Optional, Tuple
 
+import cloudpickle
 from hydra.core.utils import JobReturn
 
 from mlxp_core.rundir import write_bytes_atomic
@@ -17,15 +18,18 @@ FILE = "job_return.pkl"
 log = logging.getLogger("mlxp")
 
 
-def dump(directory: Path, status: str, value: Any, cfg: Any = None) -> None:
-    """Write `{status, value, cfg}`; a value that cannot be pickled is kept as its repr."""
-    record: Dict[str, Any] = {"status": status, "value": value, "cfg": cfg}
+def dump(directory: Path, status: str, value: Any, **job: Any) -> None:
+    """Write `{status, value, **job}`; a value that cannot be pickled is kept as its repr.
+
+    `job` may carry JobReturn fields of the job (cfg, hydra_cfg, working_dir, task_name).
+    """
+    record: Dict[str, Any] = {"status": status, "value": value, **job}
     try:
-        data = pickle.dumps(record)
+        data = cloudpickle.dumps(record)
     except Exception as exc:  # unpicklable return value or exception
         log.warning("mlxp: the job's return value cannot be pickled (%s); keeping its repr", exc)
         record["value"] = RuntimeError(repr(value)) if status == "FAILED" else repr(value)
-        data = pickle.dumps(record)
+        data = cloudpickle.dumps(record)
     write_bytes_atomic(directory / FILE, data)
 
 

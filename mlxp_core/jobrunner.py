@@ -33,7 +33,8 @@ def run(payload: Dict[str, Any]) -> int:
                   job_dir_key="hydra.sweep.dir", job_subdir_key="hydra.sweep.subdir")
     error, value = jobreturn.outcome(ret)
     jobreturn.dump(Path(payload["result_dir"]), "FAILED" if error else "COMPLETED",
-                   error or value, cfg=ret.cfg)
+                   error or value, cfg=ret.cfg, hydra_cfg=ret.hydra_cfg,
+                   working_dir=ret.working_dir, task_name=ret.task_name)
     return 1 if error else 0
 
 

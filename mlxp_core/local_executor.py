@@ -43,17 +43,15 @@ def _pickled_job(launcher: Any, plan: Plan, job: Job) -> None:
         prepare_dir = prepare  # allocates the mlxp run directory and writes its info.yaml
         prepare_dir(plan, job)
         assert job.run_dir is not None
-        overrides = jobcommand.pin_overrides(job.overrides, job.log_id)
     else:
         sweep_dir = Path(str(OmegaConf.select(plan.config, "hydra.sweep.dir")))
         job.run_dir = (sweep_dir / ".mlxp_local" / str(job.idx)).resolve()
         job.run_dir.mkdir(parents=True, exist_ok=True)
-        overrides = list(job.overrides)
     payload = {
         "hydra_context": launcher.hydra_context,
         "task_function": launcher.task_function,
         "config": plan.config,
-        "overrides": overrides,
+        "overrides": list(job.overrides),
         "idx": job.idx,
         "singleton_state": Singleton.get_state(),
         "result_dir": str(job.run_dir),
@@ -93,8 +91,9 @@ def _result(plan: Plan, job: Job, code: int) -> JobReturn:
             f"and no result; see {job.run_dir / 'log.stderr'}"
         )
         return ret
-    if record.get("cfg") is not None:
-        ret.cfg = record["cfg"]
+    for name in ("cfg", "hydra_cfg", "working_dir", "task_name"):
+        if record.get(name) is not None:
+            setattr(ret, name, record[name])
     ret.status = JobStatus.COMPLETED if record["status"] == "COMPLETED" else JobStatus.FAILED
     value = record["value"]
     if ret.status == JobStatus.FAILED and not isinstance(value, BaseException):

@@ -7,6 +7,7 @@ State is process-global but created only when a job starts (never at import time
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import signal
 import threading
@@ -28,6 +29,8 @@ log = logging.getLogger("mlxp")
 # seeding functions given as objects to @mlxp.launch (lambdas, closures) are registered here
 _REGISTERED_SEEDERS: Dict[str, Callable[[Any], Any]] = {}
 REGISTERED_PREFIX = "mlxp-registered:"
+# set by mlxp launchers in job scripts: the run directory the head allocated for the job
+RUN_DIR_ENV = "MLXP_RUN_DIR"
 
 
 @dataclass
@@ -108,7 +111,17 @@ def _user_config(config: DictConfig) -> Any:
 
 def _open_run_dir(run: Run, config: DictConfig) -> bool:
     """Allocate or adopt the run directory; return True if this call created it."""
-    parent = resolve_parent_log(run.settings, Path.cwd())
+    pinned = os.environ.pop(RUN_DIR_ENV, None)  # popped: the task's own children start fresh
+    if pinned:
+        path = Path(pinned)
+        if not path.name.isdigit():
+            raise RunSetupError(f"{RUN_DIR_ENV}={pinned} is not a run directory <parent>/<id>")
+        run.log_id = int(path.name)
+        run.log_dir, existed = rundir.adopt(path.parent, run.log_id)
+        return not existed
+    # relative to where the command was started (the job may have chdir'ed already)
+    origin = OmegaConf.select(config, "hydra.runtime.cwd") or os.getcwd()
+    parent = resolve_parent_log(run.settings, Path(str(origin)))
     forced = run.settings["logger"]["log_id"]
     if forced is None:
         run.log_id, run.log_dir = rundir.allocate(parent)
@@ -177,7 +190,9 @@ def start(
 ) -> Run:
     """Set up the run of this job; failures are kept on the run (`setup_error`)."""
     global _active
-    overrides = [str(o) for o in (OmegaConf.select(config, "hydra.overrides.task") or [])]
+    from mlxp_core.jobcommand import raw_list
+
+    overrides = raw_list(config, "hydra.overrides.task")
     run = Run(settings={}, overrides=overrides)
     _active = run
     created = False

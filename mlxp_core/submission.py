@@ -21,6 +21,7 @@ from mlxp_core import jobcommand, rundir, runinfo
 from mlxp_core.callbacks import mlxp_overrides, primary_config_dir
 from mlxp_core.errors import MLXPError, UsageAbort
 from mlxp_core.render import JobSpec, render_script
+from mlxp_core.run import RUN_DIR_ENV
 from mlxp_core.schedulers import Scheduler, get_scheduler
 from mlxp_core.settings import effective_settings, resolve_parent_log
 from mlxp_core.submit import SubmitError, check_submit_command, submit
@@ -60,6 +61,7 @@ class Plan:
     launcher_words: List[str]
     python: str
     workdir: str
+    decorated: bool  # started through @mlxp.launch (mlxp's Hydra defaults are in place)
 
 
 def _params(launcher: Any) -> Dict[str, Any]:
@@ -91,17 +93,19 @@ def make_plan(launcher: Any) -> Plan:
         invocation.interpreter_flags = list(params["interpreter_flags"])
     from mlxp_core.launch import injected_overrides
 
+    injected = injected_overrides()
     return Plan(
         scheduler=scheduler,
         params=params,
         config=config,
         invocation=invocation,
         flags=jobcommand.path_flags(),
-        hydra_overrides=jobcommand.forwarded_hydra_overrides(config, injected_overrides()),
+        hydra_overrides=jobcommand.forwarded_hydra_overrides(config, injected),
         add_callback=not jobcommand.has_mlxp_callback(config),
         launcher_words=list(params.get("launcher_words") or []),
         python=params.get("python") or sys.executable,
         workdir=os.getcwd(),
+        decorated=bool(injected),
     )
 
 
@@ -126,7 +130,10 @@ def _spec(plan: Plan, job: Job) -> JobSpec:
     rel = os.path.relpath(job.run_dir, plan.workdir)
     command = jobcommand.job_argv(
         plan.launcher_words, plan.python, plan.invocation, plan.flags,
-        jobcommand.pin_overrides(job.overrides, job.log_id), plan.hydra_overrides,
+        job.overrides,
+        # an @mlxp.launch app has no Hydra output dir to reproduce: its run dir is the job's
+        plan.hydra_overrides if plan.decorated
+        else [*plan.hydra_overrides, *jobcommand.multirun_job_overrides(plan.config, job.idx)],
         plan.add_callback,
     )
     return JobSpec(
@@ -139,7 +146,8 @@ def _spec(plan: Plan, job: Job) -> JobSpec:
         resources={k: plan.params.get(k) for k in RESOURCE_FIELDS if plan.params.get(k)},
         setup=list(plan.params.get("setup") or []),
         teardown=list(plan.params.get("teardown") or []),
-        env={str(k): str(v) for k, v in (plan.params.get("env") or {}).items()},
+        env={**{str(k): str(v) for k, v in (plan.params.get("env") or {}).items()},
+             RUN_DIR_ENV: str(job.run_dir)},
     )
 
 

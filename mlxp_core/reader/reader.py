@@ -1,0 +1,339 @@
+"""The Reader: index the runs of a parent_log, query them, load metrics and artifacts.
+
+    reader = Reader("./logs")
+    runs = reader.filter("info.status == 'COMPLETE' & config.optimizer.lr > 0.01")
+    train = reader.metrics(runs, "train")            # long frame: log_id, step, train.*
+
+Results are pandas DataFrames. See docs/reader.md.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import time
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Optional, Union
+
+from mlxp_core.reader import index as _index
+from mlxp_core.reader._util import (
+    Problem,
+    gc_paused,
+    log_new,
+    nullable_dtypes,
+    problem_text,
+    user_cache_dir,
+)
+from mlxp_core.reader.artifacts import Artifact, find, list_artifacts
+from mlxp_core.reader.errors import ReaderError, UnknownKeyError, unknown_key_message
+from mlxp_core.reader.metrics import MetricCache, build_frame
+from mlxp_core.reader.query import compile_query
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+log = logging.getLogger("mlxp.reader")
+RunRef = Union[int, str, "os.PathLike[str]", "pd.Series", "pd.DataFrame", Iterable[int], None]
+RUN_COLUMNS = ("log_id", "log_dir")
+
+
+class Reader:
+    """Index of the runs under ``parent_log``, cached and refreshed incrementally.
+
+    Args:
+        parent_log: the directory holding the run directories (``<parent_log>/<log_id>/``).
+        cache_dir: where to keep the index cache. Default: ``<parent_log>/.mlxp/`` when
+            writable, else the per-user cache directory (``$XDG_CACHE_HOME/mlxp/reader``).
+        cache: False keeps the index in memory only (every Reader re-reads every run).
+        deep_check: compare the full signature of every run, not only the ``metadata/``
+            mtime of finished runs (slower; for logs edited by hand or by other tools).
+        rebuild: ignore any cache and re-read every run.
+    """
+
+    def __init__(self, parent_log: Union[str, os.PathLike[str]],
+                 cache_dir: Optional[Union[str, os.PathLike[str]]] = None, *,
+                 cache: bool = True, deep_check: bool = False, rebuild: bool = False) -> None:
+        self.parent_log = os.path.abspath(os.fspath(parent_log))
+        if not os.path.isdir(self.parent_log):
+            raise FileNotFoundError(f"parent_log '{self.parent_log}' is not a directory")
+        self._cache_dir = os.path.abspath(os.fspath(cache_dir)) if cache_dir else None
+        self._use_cache = cache
+        self._index = _index.Index()
+        self._frame: Optional[pd.DataFrame] = None
+        self._metrics = MetricCache()
+        self._metric_problems: dict[tuple[int, str, str], Problem] = {}
+        self.cache_path: Optional[str] = None
+        self.stats: dict[str, Any] = {}
+        self.refresh(deep_check=deep_check, rebuild=rebuild)
+
+    # -- index --------------------------------------------------------------------------------
+
+    def _cache_candidates(self) -> list[str]:
+        if not self._use_cache:
+            return []
+        digest = hashlib.sha1(self.parent_log.encode("utf-8", "surrogateescape")).hexdigest()
+        name = f"reader_index-{digest[:16]}.json"
+        if self._cache_dir:
+            return [os.path.join(self._cache_dir, name)]
+        return [os.path.join(self.parent_log, ".mlxp", "reader_index.json"),
+                os.path.join(user_cache_dir(), name)]
+
+    def refresh(self, deep_check: bool = False, rebuild: bool = False) -> Reader:
+        """Re-scan ``parent_log``: read new and changed runs, drop deleted ones."""
+        started = time.perf_counter()
+        stats: dict[str, Any] = dict(runs_read=0, yaml_files_parsed=0, runs_stat_checked=0,
+                                     runs_fully_checked=0)
+        candidates = self._cache_candidates()
+        with gc_paused():
+            old = self._index if self._index.ids else None
+            loaded_from = None
+            if old is None and not rebuild and candidates:
+                existing = [(os.stat(p).st_mtime_ns, p) for p in candidates if os.path.isfile(p)]
+                if existing:
+                    loaded_from = max(existing)[1]
+                    old = _index.load_cache(loaded_from)
+            if rebuild:
+                old = None
+            new, changed = _index.refresh(old, self.parent_log, stats, deep=deep_check)
+            self._index = new
+            written = self._save(candidates) if (changed or old is None) and new.ids else None
+        self._frame = None
+        stats.update(runs=len(new.ids), cache_loaded=loaded_from if old is not None else None,
+                     cache_written=written, seconds=round(time.perf_counter() - started, 6),
+                     metric_files_parsed=self._metrics.parsed)
+        self.stats = stats
+        log.debug("mlxp reader: %s", self.stats)
+        self._warn_problems()
+        return self
+
+    def _save(self, candidates: Sequence[str]) -> Optional[str]:
+        errors = []
+        for path in candidates:
+            try:
+                _index.save_cache(self._index, path)
+            except OSError as exc:
+                errors.append(f"{path}: {exc.strerror or exc}")
+                continue
+            if path != candidates[0]:
+                log.info("mlxp reader: cannot write the index cache in %s (%s); using %s",
+                         self.parent_log, errors[0], path)
+            self.cache_path = path
+            return path
+        if errors:
+            log.warning("mlxp reader: cannot write the index cache (%s); the index stays in "
+                        "memory and the next Reader re-reads every run; pass cache_dir= to "
+                        "choose a writable place", "; ".join(errors))
+        self.cache_path = None
+        return None
+
+    def _warn_problems(self) -> None:
+        warnings = [p for p in self.problems if p.severity == "warning"]
+        if warnings:
+            runs = sorted({p.log_id for p in warnings})
+            shown = "; ".join(f"{p.log_id}/{p.file}: {p.message}" for p in warnings[:3])
+            more = f"; and {len(warnings) - 3} more" if len(warnings) > 3 else ""
+            log.warning("mlxp reader: %d problem(s) in %d run(s) of %s: %s%s "
+                        "(see reader.report())", len(warnings), len(runs), self.parent_log,
+                        shown, more)
+
+    # -- runs ---------------------------------------------------------------------------------
+
+    def __len__(self) -> int:
+        return len(self._index.ids)
+
+    def __repr__(self) -> str:
+        status = Counter(self._index.columns.get("info.status", ()))
+        parts = ", ".join(f"{n} {s}" for s, n in sorted(status.items(), key=lambda x: str(x[0])))
+        return f"Reader('{self.parent_log}': {len(self)} runs{': ' + parts if parts else ''})"
+
+    @property
+    def log_ids(self) -> list[int]:
+        return list(self._index.ids)
+
+    @property
+    def keys(self) -> list[str]:
+        """The columns of the result, which are also the keys a query can use."""
+        return [*RUN_COLUMNS, *self._index.columns, "problems"]
+
+    def _column(self, key: str) -> Sequence[Any]:
+        if key == "log_id":
+            return self._index.ids
+        if key == "log_dir":
+            return [f"{self.parent_log}{os.sep}{i}" for i in self._index.ids]
+        if key == "problems":
+            return [problem_text(p) for p in self._index.problems]
+        return self._index.columns[key]
+
+    @property
+    def runs(self) -> pd.DataFrame:
+        """Every run: one row per run, ordered by log_id (a copy, yours to change)."""
+        return self._all().copy()
+
+    def _all(self) -> pd.DataFrame:
+        if self._frame is None:
+            import pandas as pd
+
+            with gc_paused():
+                columns = {k: self._column(k) for k in self.keys}
+                frame = pd.DataFrame(columns)
+                for name, dtype in nullable_dtypes(frame, columns).items():
+                    frame[name] = pd.array(columns[name], dtype=dtype)
+                self._frame = frame
+        return self._frame
+
+    def filter(self, query: str = "") -> pd.DataFrame:
+        """The runs matching ``query`` (see docs/reader.md), ordered by log_id."""
+        mask = compile_query(query, self.keys)(self._column, len(self))
+        frame = self._all()
+        if all(mask):
+            return frame.copy()
+        return frame[mask].reset_index(drop=True)
+
+    def fields(self) -> pd.DataFrame:
+        """Every key with its kind (config, info, run, metric, artifact) and how many runs
+        have it."""
+        import pandas as pd
+
+        rows = []
+        for key in self.keys:
+            values = [v for v in self._column(key) if v is not None]
+            kind = key.split(".", 1)[0] if "." in key else "run"
+            types = ", ".join(sorted({type(v).__name__ for v in values}))
+            rows.append((key, kind, len(values), types))
+        metric_runs: Counter[str] = Counter()
+        for metrics in self._index.metrics:
+            for log_name, keys in (metrics or {}).items():
+                metric_runs[log_name] += 1
+                metric_runs.update(f"{log_name}.{k}" for k in keys)
+        rows += [(k, "metric", n, "") for k, n in sorted(metric_runs.items())]
+        types_runs = Counter(f"artifacts.{t}" for arts in self._index.artifacts
+                             for t in {a[0] for a in arts or ()})
+        rows += [(k, "artifact", n, "") for k, n in sorted(types_runs.items())]
+        return pd.DataFrame(rows, columns=["key", "kind", "runs", "types"])
+
+    def _ids(self, runs: RunRef) -> list[int]:
+        """log ids from a DataFrame (its log_id column), a row, an id, a path, or ids."""
+        if runs is None:
+            return list(self._index.ids)
+        if hasattr(runs, "columns") and hasattr(runs, "index"):  # a DataFrame
+            ids = runs["log_id"] if "log_id" in runs.columns else runs.index
+            return [int(i) for i in ids]
+        if hasattr(runs, "index") and hasattr(runs, "name"):  # a Series
+            if runs.name == "log_id":
+                return [int(i) for i in runs]
+            return [int(runs["log_id"])]
+        if isinstance(runs, Mapping):
+            return [int(runs["log_id"])]
+        if isinstance(runs, (str, os.PathLike)):
+            text = os.fspath(runs)
+            if not text.isdigit():
+                path = os.path.abspath(text)
+                if os.path.dirname(path) != self.parent_log:
+                    raise ReaderError(f"'{text}' is not a run directory of {self.parent_log}")
+                text = os.path.basename(path)
+            return [int(text)]
+        if isinstance(runs, Iterable):
+            return [int(i) for i in runs]
+        return [int(runs)]  # type: ignore[arg-type]
+
+    def _run_dir(self, log_id: int) -> str:
+        if log_id not in self._position():
+            raise ReaderError(f"no run {log_id} in {self.parent_log} (refresh() to see new runs)")
+        return f"{self.parent_log}{os.sep}{log_id}"
+
+    def _position(self) -> dict[int, int]:
+        return self._index.position()
+
+    def metadata(self, run: RunRef, name: str = "info") -> Any:
+        """The content of ``metadata/<name>.yaml`` of one run, read now (config, info, mlxp)."""
+        from mlxp_core.reader import _yaml
+
+        (log_id,) = self._ids(run)
+        with open(os.path.join(self._run_dir(log_id), "metadata", f"{name}.yaml"), "rb") as f:
+            return _yaml.load(f.read())
+
+    # -- problems -----------------------------------------------------------------------------
+
+    @property
+    def problems(self) -> list[Problem]:
+        """Problems found while indexing (per run) and while loading metrics."""
+        out = []
+        for log_id, probs in zip(self._index.ids, self._index.problems):
+            for file, message, severity in probs or ():
+                out.append(Problem(log_id, f"{self.parent_log}{os.sep}{log_id}", file, message,
+                                   severity))
+        return out + list(self._metric_problems.values())
+
+    def report(self) -> str:
+        """A readable summary: runs by status, then every problem."""
+        lines = [repr(self)]
+        problems = self.problems
+        n_warn = sum(p.severity == "warning" for p in problems)
+        lines.append(f"{n_warn} warning(s), {len(problems) - n_warn} note(s)")
+        lines += [f"  {p}" for p in problems]
+        return "\n".join(lines)
+
+    # -- metrics ------------------------------------------------------------------------------
+
+    def metrics(self, runs: RunRef, log_name: str, keys: Optional[Sequence[str]] = None, *,
+                last: bool = False) -> pd.DataFrame:
+        """The lines of ``metrics/<log_name>.json`` of ``runs`` as one long DataFrame.
+
+        Columns: ``log_id``, ``step`` (the line number), then ``<log_name>.<key>`` for each
+        key (all keys, or ``keys``, given as ``'loss'`` or ``'train.loss'``); NaN where a line
+        lacks a key. ``last=True``: one row per run with the last value of each key (no step).
+        """
+        ids = self._ids(runs)
+        pos = self._position()
+        for log_id in ids:
+            self._run_dir(log_id)
+        parts = []
+        rel = f"metrics/{log_name}.json"
+        new: list[Problem] = []
+        with gc_paused():
+            for log_id in ids:
+                mf = self._metrics.get(f"{self.parent_log}{os.sep}{log_id}{os.sep}{rel}")
+                indexed = self._index.metrics[pos[log_id]] or {}
+                if mf is None:
+                    if log_name in indexed:
+                        self._note(new, log_id, rel, "listed in metrics/.keys/metrics.yaml but "
+                                   "the file does not exist", "warning")
+                    continue
+                for message, severity in mf.notes:
+                    self._note(new, log_id, rel, message, severity)
+                parts.append((log_id, mf))
+            self.stats["metric_files_parsed"] = self._metrics.parsed
+            log_new(new)
+            if not parts and ids:
+                names = {n for i in ids for n in (self._index.metrics[pos[i]] or ())}
+                if log_name not in names:
+                    message, near = unknown_key_message("a metric file", log_name, names)
+                    raise UnknownKeyError(f"{message} (in the {len(ids)} run(s) asked)",
+                                          log_name, near)
+            return build_frame(parts, log_name, keys, last)
+
+    def _note(self, new: list[Problem], log_id: int, file: str, message: str,
+              severity: str) -> None:
+        key = (log_id, file, message)
+        if key not in self._metric_problems:
+            problem = Problem(log_id, f"{self.parent_log}{os.sep}{log_id}", file, message,
+                              severity)
+            self._metric_problems[key] = problem
+            new.append(problem)
+
+    def clear_metric_cache(self) -> None:
+        """Forget the parsed metric files (they are re-parsed on the next metrics() call)."""
+        self._metrics.clear()
+
+    # -- artifacts ----------------------------------------------------------------------------
+
+    def artifacts(self, run: RunRef) -> list[Artifact]:
+        """The artifacts of one run (type, name, path), listed from disk now."""
+        (log_id,) = self._ids(run)
+        return list_artifacts(self._run_dir(log_id), log_id)
+
+    def load_artifact(self, run: RunRef, name: str, artifact_type: Optional[str] = None) -> Any:
+        """Load the artifact ``name`` (with or without extension) of one run."""
+        return find(self.artifacts(run), name, artifact_type).load()

@@ -1,0 +1,259 @@
+"""Render a job script for a scheduler from a scheduler-neutral :class:`JobSpec`.
+
+Shape (every scheduler, with its own prefix and flags)::
+
+    #!/bin/bash
+    <prefix> <job name>
+    <prefix> <stderr>
+    <prefix> <stdout>
+    <prefix> <scheduler defaults>        (SGE: -S /bin/bash, -V; TORQUE, Moab: -V)
+    <prefix> <user directives, in order>
+    <prefix> <generated resource lines>
+    <prefix> <array line(s)>
+
+    <setup lines>
+    export KEY='value'
+    cd /abs/workdir
+    <command, shell-quoted>
+    [mlxp_status=$?; <teardown lines>; exit "$mlxp_status"]   (only with teardown lines)
+
+:func:`render_local_script` renders the same script without any directive (for running it as a
+local background process).
+
+The command is joined with :func:`shlex.join`, so every argument reaches the program literally
+(spaces, quotes, ``$``, backticks, ``;``, ``*``, newlines). Job name, output paths and directive
+values cannot carry a newline; directive values with spaces are double-quoted where the
+scheduler reads quotes (SLURM, LSF) and refused elsewhere.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+from mlxp_core.schedulers.base import (
+    JobSpecError,
+    Scheduler,
+    parse_job_id,
+    parse_resources,
+    requested,
+)
+
+__all__ = ["JobSpec", "JobSpecError", "parse_job_id", "render_local_script", "render_script"]
+
+SHEBANG = "#!/bin/bash"
+_ENV_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_QUOTED_CHARS = r"\s#'"  # characters a directive value can only carry inside double quotes
+_NEEDS_QUOTES_RE = re.compile(f"[{_QUOTED_CHARS}]")
+
+
+@dataclass
+class JobSpec:
+    """One job to render; see the module docstring for where each field goes.
+
+    ``directives`` are raw lines in the scheduler's syntax without the prefix (a line that
+    starts with the scheduler's prefix, or another prefix it reads, is kept as written).
+    ``resources`` holds the generic fields of :func:`mlxp_core.schedulers.base.parse_resources`
+    (``None`` values skipped). ``array`` is ``(first, last, max_running_or_None)``.
+    ``teardown``: shell lines run after the command; the script still exits with the
+    command's exit status.
+    """
+
+    job_name: str
+    stdout: str
+    stderr: str
+    workdir: str
+    command: list[str]
+    directives: list[str] = field(default_factory=list)
+    resources: dict[str, Any] = field(default_factory=dict)
+    setup: list[str] = field(default_factory=list)
+    env: dict[str, str] = field(default_factory=dict)
+    array: Optional[tuple[int, int, Optional[int]]] = None
+    teardown: list[str] = field(default_factory=list)
+
+
+def render_script(scheduler: Scheduler, job: JobSpec) -> str:
+    """The job script text (ends with a newline). Raises :class:`JobSpecError`."""
+    header = _header_lines(scheduler, job)
+    body = _body_lines(job)
+    return "\n".join([SHEBANG, *header, "", *body]) + "\n"
+
+
+def render_local_script(job: JobSpec) -> str:
+    """The job script without scheduler directives (the caller redirects its output)."""
+    if job.array is not None:
+        raise JobSpecError("a local job script cannot be a job array")
+    return "\n".join([SHEBANG, "", *_body_lines(job)]) + "\n"
+
+
+# --------------------------------------------------------------------------------------------
+# Header
+# --------------------------------------------------------------------------------------------
+
+
+def _header_lines(sched: Scheduler, job: JobSpec) -> list[str]:
+    name = _job_name(sched, job.job_name)
+    array = _array_texts(sched, job.array, name)
+    lines = []
+    if job.array and sched.array and sched.array.in_job_name:
+        lines.append(sched.line(array.pop(0)))
+    else:
+        lines.append(sched.line(sched.job_name_format.format(_value(sched, "job name", name))))
+    lines.append(sched.line(sched.stderr_format.format(_path(sched, "stderr", job.stderr))))
+    lines.append(sched.line(sched.stdout_format.format(_path(sched, "stdout", job.stdout))))
+    lines.extend(sched.line(text) for text in sched.default_directives)
+    user = [_user_directive(sched, text) for text in job.directives]
+    lines.extend(line for line in user if line)
+    generated = sched.resource_lines(parse_resources(job.resources))
+    _check_single_line_option(sched, user, generated, job.resources)
+    lines.extend(sched.line(text) for text in generated)
+    lines.extend(sched.line(text) for text in array)
+    return lines
+
+
+def _job_name(sched: Scheduler, name: str) -> str:
+    if not isinstance(name, str) or not name.strip():
+        raise JobSpecError(f"job name must be a non-empty string, got {name!r}")
+    _no_newline("job name", name)
+    unreadable = "" if sched.directive_quoting else _QUOTED_CHARS
+    forbidden = re.compile(f'[{re.escape(sched.job_name_forbidden)}"{unreadable}]')
+    return forbidden.sub("_", name)
+
+
+def _no_newline(what: str, text: str) -> None:
+    if "\n" in text or "\r" in text or "\0" in text:
+        raise JobSpecError(f"{what} cannot contain a newline or NUL character: {text!r}")
+
+
+def _value(sched: Scheduler, what: str, text: str) -> str:
+    """``text`` as one directive value: double-quoted if needed and possible, else refused."""
+    _no_newline(what, text)
+    if '"' in text:
+        raise JobSpecError(f"{what} cannot contain a double quote in a {sched.name} "
+                           f"directive: {text!r}")
+    if not _NEEDS_QUOTES_RE.search(text):
+        return text
+    if sched.directive_quoting:
+        return f'"{text}"'
+    raise JobSpecError(f"{what} cannot contain spaces, quotes or '#' in a {sched.name} "
+                       f"directive (the scheduler does not read quotes there): {text!r}")
+
+
+def _path(sched: Scheduler, what: str, path: str) -> str:
+    if not isinstance(path, str) or not os.path.isabs(path):
+        raise JobSpecError(f"{what} path must be absolute, got {path!r}")
+    return _value(sched, f"{what} path", path)
+
+
+def _user_directive(sched: Scheduler, text: str) -> str:
+    """A full directive line from a raw user directive ('' for a blank one)."""
+    _no_newline("directive", text)
+    stripped = text.strip()
+    if not stripped:
+        return ""
+    for prefix in (sched.directive, *sched.extra_prefixes):
+        if stripped == prefix or stripped.startswith(prefix + " "):
+            return stripped
+    if stripped.startswith("#"):
+        raise JobSpecError(f"directive {text!r} has a prefix that {sched.name} does not read; "
+                           f"give directives without the prefix ({sched.directive!r} is added)")
+    return sched.line(stripped)
+
+
+def _check_single_line_option(sched: Scheduler, user: list[str], generated: list[str],
+                              resources: dict[str, Any]) -> None:
+    option = sched.single_line_option
+    if option is None:
+        return
+    mine = [text for text in generated if text.split(" ", 1)[0] == option]
+    theirs = [line for line in user if line.split()[1:2] == [option]]
+    if mine and theirs:
+        fields = ", ".join(requested(parse_resources(resources)))
+        raise JobSpecError(
+            f"{sched.name} needs all resources on one '{option}' line, but the directive "
+            f"{theirs[0]!r} and the generated resources ({fields}) would make two; put them "
+            f"all in the directive or all in the resources")
+
+
+def _array_texts(sched: Scheduler, array: Optional[tuple[int, int, Optional[int]]],
+                 name: str) -> list[str]:
+    """Directive texts for ``array`` (``[]`` when ``None``)."""
+    if array is None:
+        return []
+    syntax = sched.array
+    if syntax is None:
+        raise JobSpecError(f"scheduler {sched.name!r} has no job arrays")
+    first, last, limit = _check_array(sched, array)
+    limit_text = ""
+    if limit is not None:
+        if syntax.limit_format is None:
+            raise JobSpecError(f"scheduler {sched.name!r} cannot limit how many array tasks "
+                               f"run at once (array limit {limit})")
+        limit_text = syntax.limit_format.format(max=limit)
+    values = {"first": first, "last": last, "count": last - first + 1, "name": name}
+    if syntax.limit_inline:
+        return [syntax.format.format(limit=limit_text, **values)]
+    return [syntax.format.format(limit="", **values), *([limit_text] if limit_text else [])]
+
+
+def _check_array(sched: Scheduler, array: tuple[int, int, Optional[int]]
+                 ) -> tuple[int, int, Optional[int]]:
+    try:
+        first, last, limit = array
+    except (TypeError, ValueError):
+        raise JobSpecError(f"array must be (first, last, max_running or None), got {array!r}"
+                           ) from None
+    numbers = [first, last] + ([] if limit is None else [limit])
+    if any(isinstance(n, bool) or not isinstance(n, int) for n in numbers):
+        raise JobSpecError(f"array bounds must be integers, got {array!r}")
+    syntax = sched.array
+    assert syntax is not None
+    if syntax.start is not None and first != syntax.start:
+        raise JobSpecError(f"{sched.name} numbers array tasks from {syntax.start}: the array "
+                           f"must start at {syntax.start}, got {first}")
+    if first < syntax.min_index or last < first:
+        raise JobSpecError(f"{sched.name} array must satisfy {syntax.min_index} <= first <= "
+                           f"last, got first={first}, last={last}")
+    if limit is not None and limit < 1:
+        raise JobSpecError(f"array limit must be a positive integer, got {limit}")
+    return first, last, limit
+
+
+# --------------------------------------------------------------------------------------------
+# Body
+# --------------------------------------------------------------------------------------------
+
+
+def _body_lines(job: JobSpec) -> list[str]:
+    if not isinstance(job.workdir, str) or not os.path.isabs(job.workdir):
+        raise JobSpecError(f"workdir must be an absolute path, got {job.workdir!r}")
+    _no_newline("workdir", job.workdir)
+    lines = [*job.setup, *_exports(job.env), f"cd {shlex.quote(job.workdir)}",
+             _command(job.command)]
+    if job.teardown:
+        lines += ["mlxp_status=$?", *job.teardown, 'exit "$mlxp_status"']
+    return lines
+
+
+def _exports(env: dict[str, str]) -> list[str]:
+    lines = []
+    for key, value in env.items():
+        if not isinstance(key, str) or not _ENV_NAME_RE.fullmatch(key):
+            raise JobSpecError(f"environment variable name {key!r} is not a valid shell name")
+        if not isinstance(value, str) or "\0" in value:
+            raise JobSpecError(f"environment variable {key} must be a string without NUL, "
+                               f"got {value!r}")
+        lines.append(f"export {key}={shlex.quote(value)}")
+    return lines
+
+
+def _command(command: list[str]) -> str:
+    if isinstance(command, str) or not command:
+        raise JobSpecError(f"command must be a non-empty list of arguments, got {command!r}")
+    for arg in command:
+        if not isinstance(arg, str) or "\0" in arg:
+            raise JobSpecError(f"command arguments must be strings without NUL, got {arg!r}")
+    return shlex.join(command)

@@ -1,0 +1,81 @@
+"""Grid Engine (SGE / Son of Grid Engine / Univa): ``qsub script`` prints
+``Your job 123 ("name") has been submitted`` (arrays: ``Your job-array 123.1-4:1 ("name") ...``).
+
+Notes:
+
+* Every job gets ``-S /bin/bash`` (else the queue's shell, often csh, runs the script) and ``-V``
+  (export the submitter's environment, as SLURM does; without it the job's ``PATH`` is minimal).
+* ``cpus`` uses the parallel environment ``smp`` (``-pe smp N``); its name is site dependent
+  (``qconf -spl``): pass a raw ``-pe <name> N`` directive instead when it differs.
+* ``h_vmem`` is a limit PER SLOT: the generic ``mem`` (memory of the job) is divided by
+  ``cpus`` (rounded up to the MiB), so ``mem='8G', cpus=4`` renders ``-l h_vmem=2G``.
+* GPUs are a site-defined consumable, rendered as ``-l gpu=N``. There is no node count: only
+  ``nodes=1`` (the default, rendered as nothing) is accepted.
+* Job names may not contain ``/ : @ \\ * ?`` or whitespace: they are replaced by ``_``.
+* Array task indexes start at 1 (``SGE_TASK_ID``; ``undefined`` for a non-array job).
+* Output paths expand ``$JOB_ID``, ``$TASK_ID``, ``$JOB_NAME``, ``$HOME``, ``$USER``.
+"""
+
+from __future__ import annotations
+
+import math
+
+from mlxp_core.schedulers.base import (
+    ArraySyntax,
+    JobEnv,
+    Resources,
+    Scheduler,
+    format_hms,
+    format_mem,
+    unsupported,
+)
+
+PARALLEL_ENVIRONMENT = "smp"
+
+
+def resource_lines(res: Resources) -> list[str]:
+    if res.nodes and res.nodes > 1:
+        raise unsupported("sge", "nodes", "Grid Engine has no node count; use a raw "
+                                          "'-pe <mpi pe> N' directive for multi-node jobs")
+    lines = []
+    if res.partition:
+        lines.append(f"-q {res.partition}")
+    if res.account:
+        lines.append(f"-A {res.account}")
+    if res.cpus:
+        lines.append(f"-pe {PARALLEL_ENVIRONMENT} {res.cpus}")
+    if res.gpus:
+        lines.append(f"-l gpu={res.gpus}")
+    if res.mem_kib:
+        per_slot = res.mem_kib
+        if res.cpus and res.cpus > 1:
+            per_slot = math.ceil(res.mem_kib / res.cpus / 1024) * 1024
+        lines.append(f"-l h_vmem={format_mem(per_slot)}")
+    if res.time_s:
+        lines.append(f"-l h_rt={format_hms(res.time_s)}")
+    return lines
+
+
+SGE = Scheduler(
+    name="sge",
+    directive="#$",
+    submit_command=("qsub",),
+    cancel_command=("qdel",),
+    job_id_pattern=r"Your job(?:-array)? (?P<job_id>\d+)\b",
+    job_name_format="-N {}",
+    stdout_format="-o {}",
+    stderr_format="-e {}",
+    resource_lines=resource_lines,
+    env=JobEnv(
+        job_id=("JOB_ID",),
+        array_task=("SGE_TASK_ID",),
+        task_unset=("undefined",),
+        requires_any=("SGE_TASK_ID", "SGE_ROOT"),
+    ),
+    array=ArraySyntax(format="-t {first}-{last}", limit_format="-tc {max}", limit_inline=False,
+                      min_index=1),
+    job_name_forbidden="/:@\\*?",
+    default_directives=("-S /bin/bash", "-V"),
+    job_id_placeholder="$JOB_ID",
+    array_index_placeholder="$TASK_ID",
+)

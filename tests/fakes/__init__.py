@@ -1,0 +1,1 @@
+"""Fake batch-scheduler commands (``bin/``), their shared library and pytest helpers."""
