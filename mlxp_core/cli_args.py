@@ -33,6 +33,7 @@ INFO_TOPICS = {"all", "config", "defaults", "defaults-tree", "plugins", "searchp
 class Args:
     flags: Dict[str, Optional[str]] = field(default_factory=dict)
     overrides: List[str] = field(default_factory=list)
+    flag_words: List[str] = field(default_factory=list)  # the flags as typed, values included
 
     @property
     def inspects(self) -> bool:
@@ -47,17 +48,21 @@ def split_args(argv: List[str]) -> Args:
         word = argv[i]
         name, eq, inline = word.partition("=")
         if word.startswith("-") and name in VALUE_FLAGS:
+            args.flag_words.append(word)
             if eq:
                 args.flags[VALUE_FLAGS[name]] = inline
             else:
                 args.flags[VALUE_FLAGS[name]] = argv[i + 1] if i + 1 < len(argv) else None
+                args.flag_words += argv[i + 1:i + 2]
                 i += 1
         elif word in OPTIONAL_VALUE_FLAGS:
             topic = argv[i + 1] if i + 1 < len(argv) and argv[i + 1] in INFO_TOPICS else None
             args.flags[OPTIONAL_VALUE_FLAGS[word]] = topic
+            args.flag_words += [word, topic] if topic else [word]
             i += 1 if topic else 0
         elif word in BOOL_FLAGS:
             args.flags[BOOL_FLAGS[word]] = None
+            args.flag_words.append(word)
         else:
             args.overrides.append(word)
         i += 1

@@ -125,10 +125,10 @@ def build_argv(
 ) -> List[str]:
     """The command line handed to Hydra."""
     args: Args = split_args(argv)
-    out: List[str] = []
-    for word in argv:
-        key = _override_key(word)
-        if word in args.overrides and key.startswith("mlxp.") and not word.startswith(("+", "~")):
+    # flags first: Hydra 1.3's parser rejects a flag placed between overrides
+    out: List[str] = list(args.flag_words)
+    for word in args.overrides:
+        if _override_key(word).startswith("mlxp.") and not word.startswith(("+", "~")):
             word = "+" + word  # settings are not in the user's config: add, don't override
         out.append(word)
     given = {_override_key(o) for o in args.overrides}

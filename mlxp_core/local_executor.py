@@ -12,6 +12,7 @@ instead: the task function and Hydra's state are pickled (cloudpickle), as submi
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
@@ -74,7 +75,8 @@ def _run_script(job: Job, workdir: str, procs: List[subprocess.Popen[bytes]]) ->
     with open(job.run_dir / "log.stdout", "wb") as out, \
             open(job.run_dir / "log.stderr", "wb") as err:
         proc = subprocess.Popen(["bash", str(job.run_dir / SCRIPT)], cwd=workdir,
-                                stdout=out, stderr=err, stdin=subprocess.DEVNULL)
+                                stdout=out, stderr=err, stdin=subprocess.DEVNULL,
+                                start_new_session=True)  # its own group, signalled as a whole
         procs.append(proc)
         return proc.wait()
 
@@ -125,15 +127,29 @@ def launch(launcher: Any, plan: Plan, job_overrides: Sequence[Sequence[str]],
             print(f"mlxp: rendered {job.run_dir / SCRIPT if job.run_dir else ''} (dry run)")
         return [_dry(plan, job) for job in jobs]
     procs: List[subprocess.Popen[bytes]] = []
+    pool = ThreadPoolExecutor(max_workers=workers)
     try:
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            codes = list(pool.map(lambda j: _run_script(j, plan.workdir, procs), jobs))
-    except BaseException:
+        codes = list(pool.map(lambda j: _run_script(j, plan.workdir, procs), jobs))
+    except BaseException:  # Ctrl-C or SIGTERM of the head: the jobs end INTERRUPTED
+        pool.shutdown(wait=False, cancel_futures=True)
         for proc in procs:
             if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGTERM)
         raise
+    finally:
+        pool.shutdown(wait=True)
+    _report_local(jobs, codes)
     return [_result(plan, job, code) for job, code in zip(jobs, codes)]
+
+
+def _report_local(jobs: List[Job], codes: List[int]) -> None:
+    bad = [(job, code) for job, code in zip(jobs, codes) if code != 0]
+    if bad:
+        print(f"mlxp: {len(bad)} of {len(jobs)} local jobs failed:")
+        for job, code in bad:
+            print(f"  run {job.log_id if job.log_id is not None else job.idx} exited with {code}: "
+                  f"{job.run_dir / 'log.stderr' if job.run_dir else ''}")
 
 
 def _dry(plan: Plan, job: Job) -> JobReturn:

@@ -81,7 +81,8 @@ def test_context_config_mlxp_info(app: Path) -> None:
         'has_mlxp': 'mlxp' in cfg,
         'parent_log': ctx.mlxp.logger.parent_log, 'use_logger': ctx.mlxp.use_logger,
         'status': ctx.info.status, 'log_id': ctx.info.log_id, 'log_dir': ctx.info.log_dir,
-        'job': ctx.info.scheduler and dict(ctx.info.scheduler), 'overrides': list(ctx.info.overrides),
+        'job': ctx.info.scheduler and dict(ctx.info.scheduler),
+        'overrides': list(ctx.info.overrides),
         'command': ctx.info.command, 'logger_dir': ctx.logger.log_dir,
     }
     print('CTX', json.dumps(out))
