@@ -7,10 +7,10 @@ import io
 import logging
 import pickle
 from pathlib import Path
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 import cloudpickle
-from hydra.core.utils import JobReturn
+from hydra.core.utils import JobReturn, JobStatus
 
 from mlxp_core.rundir import write_bytes_atomic
 
@@ -53,3 +53,26 @@ def outcome(job_return: JobReturn) -> Tuple[Optional[BaseException], Any]:
             return None, job_return.return_value
         except BaseException as exc:  # the task's own exception, whatever it is
             return exc, None
+
+
+class JobFailedError(RuntimeError):
+    """A job ended without a result (killed, interrupted, or crashed before the task)."""
+
+
+def to_job_return(record: Optional[Dict[str, Any]], overrides: List[str], workdir: str,
+                  task_name: str, no_result: str) -> JobReturn:
+    """A JobReturn from a job's `job_return.pkl` record (`no_result`: the error if none)."""
+    ret = JobReturn(overrides=list(overrides), working_dir=workdir, task_name=task_name)
+    if record is None:
+        ret.status = JobStatus.FAILED
+        ret.return_value = JobFailedError(no_result)
+        return ret
+    for name in ("cfg", "hydra_cfg", "working_dir", "task_name"):
+        if record.get(name) is not None:
+            setattr(ret, name, record[name])
+    ret.status = JobStatus.COMPLETED if record["status"] == "COMPLETED" else JobStatus.FAILED
+    value = record["value"]
+    if ret.status == JobStatus.FAILED and not isinstance(value, BaseException):
+        value = JobFailedError(str(value))
+    ret.return_value = value
+    return ret

@@ -33,10 +33,6 @@ from mlxp_core.submission import SCRIPT, Job, Plan, _validate, prepare, render
 log = logging.getLogger("mlxp")
 
 
-class JobFailedError(RuntimeError):
-    """A local job ended without a result (killed, interrupted, or crashed before the task)."""
-
-
 def _pickled_job(launcher: Any, plan: Plan, job: Job) -> None:
     """Prepare a job that runs the pickled task function (no re-invocable script)."""
     uses_mlxp = not plan.add_callback
@@ -83,25 +79,11 @@ def _run_script(job: Job, workdir: str, procs: List[subprocess.Popen[bytes]]) ->
 
 def _result(plan: Plan, job: Job, code: int) -> JobReturn:
     assert job.run_dir is not None
-    ret = JobReturn(overrides=list(job.overrides), working_dir=plan.workdir,
-                    task_name=str(OmegaConf.select(plan.config, "hydra.job.name")))
-    record = jobreturn.load(job.run_dir)
-    if record is None:
-        ret.status = JobStatus.FAILED
-        ret.return_value = JobFailedError(
-            f"run {job.log_id if job.log_id is not None else job.idx} exited with status {code} "
-            f"and no result; see {job.run_dir / 'log.stderr'}"
-        )
-        return ret
-    for name in ("cfg", "hydra_cfg", "working_dir", "task_name"):
-        if record.get(name) is not None:
-            setattr(ret, name, record[name])
-    ret.status = JobStatus.COMPLETED if record["status"] == "COMPLETED" else JobStatus.FAILED
-    value = record["value"]
-    if ret.status == JobStatus.FAILED and not isinstance(value, BaseException):
-        value = JobFailedError(str(value))
-    ret.return_value = value
-    return ret
+    name = job.log_id if job.log_id is not None else job.idx
+    return jobreturn.to_job_return(
+        jobreturn.load(job.run_dir), job.overrides, plan.workdir,
+        str(OmegaConf.select(plan.config, "hydra.job.name")),
+        f"run {name} exited with status {code} and no result; see {job.run_dir / 'log.stderr'}")
 
 
 def _workers(plan: Plan) -> int:

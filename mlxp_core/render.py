@@ -42,7 +42,10 @@ from mlxp_core.schedulers.base import (
     requested,
 )
 
-__all__ = ["JobSpec", "JobSpecError", "parse_job_id", "render_local_script", "render_script"]
+__all__ = [
+    "JobSpec", "JobSpecError", "parse_job_id", "render_array_script", "render_local_script",
+    "render_script",
+]
 
 SHEBANG = "#!/bin/bash"
 _ENV_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -80,6 +83,16 @@ def render_script(scheduler: Scheduler, job: JobSpec) -> str:
     header = _header_lines(scheduler, job)
     body = _body_lines(job)
     return "\n".join([SHEBANG, *header, "", *body]) + "\n"
+
+
+def render_array_script(scheduler: Scheduler, job: JobSpec, body: list[str]) -> str:
+    """An array job's script: the header of `job` (with `job.array`), then `body` verbatim.
+
+    `body` picks the task's own run directory from the task index and runs its script.
+    """
+    if job.array is None:
+        raise JobSpecError("render_array_script needs job.array")
+    return "\n".join([SHEBANG, *_header_lines(scheduler, job), "", *body]) + "\n"
 
 
 def render_local_script(job: JobSpec) -> str:

@@ -278,10 +278,21 @@ def _on_signal(signum: int, frame: Any) -> None:
     raise SystemExit(128 + signum)
 
 
+def _ending_signals(run: Run) -> List[int]:
+    """SIGTERM, SIGINT, and the signal the job's scheduler sends before a kill (SGE: USR2)."""
+    signals = [signal.SIGTERM, signal.SIGINT]
+    job = run.info.get("scheduler")
+    if isinstance(job, dict) and job.get("name"):
+        from mlxp_core.schedulers import get_scheduler
+
+        signals += [getattr(signal, name) for name in get_scheduler(job["name"]).notify_signals]
+    return signals
+
+
 def _install_signal_handlers(run: Run) -> None:
     if threading.current_thread() is not threading.main_thread():
         return
-    for signum in (signal.SIGTERM, signal.SIGINT):
+    for signum in _ending_signals(run):
         run._handlers[signum] = signal.signal(signum, _on_signal)
 
 

@@ -17,7 +17,7 @@ from typing import Any, Dict, List, Optional, Sequence
 from hydra.core.utils import JobReturn, JobStatus
 from omegaconf import DictConfig, OmegaConf
 
-from mlxp_core import jobcommand, rundir, runinfo
+from mlxp_core import arrays, jobcommand, rundir, runinfo, waiting
 from mlxp_core.callbacks import mlxp_overrides, primary_config_dir
 from mlxp_core.errors import MLXPError, UsageAbort
 from mlxp_core.render import JobSpec, render_script
@@ -163,7 +163,12 @@ def _validate(plan: Plan) -> None:
     """Fail before any directory exists: bad resources, missing submit command."""
     probe = Job(idx=0, overrides=[], log_id=1, run_dir=Path(plan.workdir) / "probe")
     try:
-        render(plan, _spec(plan, probe))
+        spec = _spec(plan, probe)
+        render(plan, spec)
+        if plan.params.get("array") and plan.scheduler is not None:
+            first, last = arrays.task_range(plan.scheduler, 2)
+            spec.array = (first, last, plan.params.get("array_parallelism"))
+            render(plan, spec)
     except (MLXPError, ValueError) as exc:
         raise UsageAbort(f"hydra.launcher: {exc}") from None
     if plan.scheduler is not None and not plan.params.get("dry_run"):
@@ -173,16 +178,22 @@ def _validate(plan: Plan) -> None:
             raise UsageAbort(str(exc)) from None
 
 
-def prepare(plan: Plan, job: Job) -> None:
-    """Allocate the run directory and write `script.sh` and a first `info.yaml`."""
+def prepare(plan: Plan, job: Job, array_task: bool = False) -> None:
+    """Allocate the run directory and write `script.sh` and a first `info.yaml`.
+
+    An array task's `script.sh` has no directives: the array script carries them.
+    """
     settings = _job_settings(plan, job.overrides)
     parent = resolve_parent_log(settings, Path(plan.workdir))
     job.log_id, job.run_dir = rundir.allocate(parent)
     (job.run_dir / "metadata").mkdir()
     job.spec = _spec(plan, job)
     script = job.run_dir / SCRIPT
-    rundir.write_text_atomic(script, render(plan, job.spec))
-    script.chmod(0o755)
+    if array_task:
+        arrays.write_task_script(job.run_dir, job.spec)
+    else:
+        rundir.write_text_atomic(script, render(plan, job.spec))
+        script.chmod(0o755)
     job.info = {
         "status": DRY_RUN if plan.params.get("dry_run") else runinfo.SUBMITTED,
         "log_id": job.log_id,
@@ -279,6 +290,24 @@ def launch(launcher: Any, job_overrides: Sequence[Sequence[str]],
         )
     _validate(plan)
     jobs = [Job(idx, list(ov)) for idx, ov in enumerate(job_overrides, start=initial_job_idx)]
+    if plan.params.get("array"):
+        _submit_array(plan, jobs)
+    else:
+        _submit_each(plan, jobs)
+    _write_report(plan, jobs)
+    _summary(plan, jobs)
+    if plan.params.get("wait") and not plan.params.get("dry_run"):
+        assert plan.scheduler is not None
+        check_lost = not (plan.params.get("array") and plan.scheduler.array
+                          and plan.scheduler.array.tasks_listed_by_own_id)
+        waiting.wait(plan.scheduler, jobs, float(plan.params.get("poll_interval") or 5.0),
+                     check_lost)
+        return waiting.results(jobs, plan.workdir,
+                               str(OmegaConf.select(plan.config, "hydra.job.name")))
+    return [_job_return(plan, job) for job in jobs]
+
+
+def _submit_each(plan: Plan, jobs: List[Job]) -> None:
     bar = _progress(len(jobs))
     for job in jobs:
         prepare(plan, job)
@@ -288,6 +317,29 @@ def launch(launcher: Any, job_overrides: Sequence[Sequence[str]],
             bar.update()
     if bar is not None:
         bar.close()
-    _write_report(plan, jobs)
-    _summary(plan, jobs)
-    return [_job_return(plan, job) for job in jobs]
+
+
+def _submit_array(plan: Plan, jobs: List[Job]) -> None:
+    """All points as one array submission; each keeps its own run directory."""
+    assert plan.scheduler is not None
+    first, _ = arrays.task_range(plan.scheduler, len(jobs))
+    for job in jobs:
+        prepare(plan, job, array_task=True)
+    run_dirs = [j.run_dir for j in jobs if j.run_dir is not None]
+    log_ids = [j.log_id for j in jobs if j.log_id is not None]
+    assert jobs[0].spec is not None
+    script = arrays.write_array_script(plan.scheduler, jobs[0].spec, run_dirs, log_ids,
+                                       plan.params.get("array_parallelism"))
+    if plan.params.get("dry_run"):
+        return
+    env = {k: v for k, v in os.environ.items() if k != "MLXPSUB_SPEC"}
+    try:
+        array_id = submit(plan.scheduler, str(script), plan.workdir, env=env)
+    except SubmitError as exc:
+        for job in jobs:
+            job.error = str(exc)
+            _record(job, runinfo.SUBMIT_FAILED, error=job.error, array_script=str(script))
+        return
+    for k, job in enumerate(jobs):
+        job.job_id = array_id
+        _record(job, runinfo.SUBMITTED, **arrays.submitted_info(array_id, first, k, script))

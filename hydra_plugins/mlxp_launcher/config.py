@@ -51,6 +51,14 @@ class SchedulerLauncherConf(LauncherConf):
     gpus: Optional[int] = None
     mem: Optional[str] = None  # e.g. 4G, 500M
     time: Optional[str] = None  # walltime: HH:MM:SS, D-HH:MM:SS, or minutes
+    # submit the whole sweep as one job array (SLURM --array, SGE -t, OAR --array, ...)
+    array: bool = False
+    # with array: at most this many tasks running at once (SLURM %N); null: no limit
+    array_parallelism: Optional[int] = None
+    # wait for the jobs and return their results to Hydra (for optimising sweepers)
+    wait: bool = False
+    # seconds between two looks at the jobs while waiting
+    poll_interval: float = 5.0
 
 
 @dataclass

@@ -253,6 +253,8 @@ class ArraySyntax:
     start: Optional[int] = None
     in_job_name: bool = False
     id_brackets: str = ""
+    # the scheduler lists each task under its own job id, not under the array's (OAR)
+    tasks_listed_by_own_id: bool = False
 
 
 @dataclass(frozen=True)
@@ -296,6 +298,12 @@ class Scheduler:
     job_id_placeholder: Optional[str] = None  # in output paths, e.g. '%j'
     array_index_placeholder: Optional[str] = None  # in output paths, e.g. '%a'
     aliases: tuple[str, ...] = ()
+    # signals the scheduler sends a job shortly before killing it (besides SIGTERM)
+    notify_signals: tuple[str, ...] = ()
+    # lists the jobs it still knows (their ids lead the lines); lines holding one of
+    # `finished_states` as a word are jobs that ended
+    active_command: tuple[str, ...] = ()
+    finished_states: tuple[str, ...] = ()
 
     def line(self, text: str) -> str:
         """A directive line: prefix, one space, ``text``."""

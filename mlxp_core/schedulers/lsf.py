@@ -70,5 +70,7 @@ LSF = Scheduler(
     directive_quoting=True,
     job_name_forbidden='"[]',
     job_id_placeholder="%J",
+    active_command=("bjobs", "-noheader", "-o", "jobid stat"),
+    finished_states=("DONE", "EXIT"),
     array_index_placeholder="%I",
 )

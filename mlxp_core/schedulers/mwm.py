@@ -60,5 +60,6 @@ MWM = Scheduler(
     array=ArraySyntax(format="-t [{first}-{last}]{limit}", limit_format="%{max}", min_index=1,
                       id_brackets=""),
     default_directives=("-V",),
+    active_command=("showq",),
     extra_prefixes=("#PBS",),
 )

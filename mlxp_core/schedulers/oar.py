@@ -80,8 +80,10 @@ OAR = Scheduler(
         array_job_id=("OAR_ARRAY_ID", "OAR_ARRAYID"),
         array_task=("OAR_ARRAY_INDEX", "OAR_ARRAYINDEX"),
     ),
-    array=ArraySyntax(format="--array {count}", min_index=1, start=1),
+    array=ArraySyntax(format="--array {count}", min_index=1, start=1,
+                      tasks_listed_by_own_id=True),
     script_must_be_executable=True,
     single_line_option="-l",
     job_id_placeholder="%jobid%",
+    active_command=("oarstat",),
 )

@@ -75,7 +75,11 @@ SGE = Scheduler(
     array=ArraySyntax(format="-t {first}-{last}", limit_format="-tc {max}", limit_inline=False,
                       min_index=1),
     job_name_forbidden="/:@\\*?",
-    default_directives=("-S /bin/bash", "-V"),
+    # -notify: qdel sends SIGUSR2 (recorded as INTERRUPTED), then SIGKILL after the queue's
+    # notify time; without it qdel is a plain SIGKILL that nothing can record
+    default_directives=("-S /bin/bash", "-V", "-notify"),
+    notify_signals=("SIGUSR2",),
+    active_command=("qstat",),
     job_id_placeholder="$JOB_ID",
     array_index_placeholder="$TASK_ID",
 )

@@ -57,5 +57,6 @@ SLURM = Scheduler(
     directive_quoting=True,
     job_name_forbidden='"',
     job_id_placeholder="%j",
+    active_command=("squeue", "-h", "-o", "%i"),
     array_index_placeholder="%a",
 )

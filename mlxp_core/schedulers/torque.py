@@ -77,4 +77,6 @@ TORQUE = Scheduler(
                       id_brackets="[]"),
     default_directives=("-V",),
     aliases=("pbs",),
+    active_command=("qstat",),
+    finished_states=("C",),
 )

@@ -577,8 +577,28 @@ def flavour(name: str) -> Flavour:
     return getattr(importlib.import_module(module), attribute)
 
 
+# status commands: each lists the jobs not yet ended, one per line, id first (as the real
+# ones do: squeue -h -o %i, qstat, oarstat, bjobs, showq), after a header where they have one
+LISTERS = {"squeue": "", "qstat": "job-ID  prior   name       user  state\n" + "-" * 40,
+           "oarstat": "Job id    Name           User           Submission Date     S Queue\n"
+                      + "-" * 40,
+           "bjobs": "", "showq": "JOBID              USERNAME      STATE"}
+
+
+def list_main(prog: str, argv: list[str]) -> int:
+    active = [r for r in all_records(state_dir()) if r.get("state") in (PENDING, RUNNING)]
+    if LISTERS[prog] and active:
+        print(LISTERS[prog])
+    for record in active:
+        state = "RUN" if record.get("state") == RUNNING else "PEND"
+        print(f"{record['key']} {state}")
+    return 0
+
+
 def main(prog: str, argv: list[str]) -> int:
     """Run the fake command ``prog`` with arguments ``argv``; returns the exit status."""
+    if prog in LISTERS:
+        return list_main(prog, argv)
     if prog in SUBMITTERS:
         return run_submit(flavour(prog), argv)
     if prog == "qsub":

@@ -1,0 +1,206 @@
+"""`mlxpsub` end to end on the REAL SLURM, Grid Engine and OAR of this machine.
+
+Start them with `bash scripts/schedulers/start-all.sh` (`.ci/run` does). A test whose scheduler
+is down is skipped, or fails when MLXP_REQUIRE_SCHEDULERS=1 (CI). Jobs are followed with the
+schedulers' own commands (`scontrol`, `qstat`/`qacct`, `oarstat`), never with mlxp's.
+
+SLURM and Grid Engine jobs are submitted by root with root's Python; OAR refuses root, so OAR
+jobs are submitted by the unprivileged user `oartest`, with a virtualenv it can read
+(`realsched.oarenv`) and a project directory it owns under /tmp.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Dict, Iterator, List
+
+import pytest
+from realsched import oarenv
+from realsched.apps import (
+    FAILING_SEED,
+    NUM_EPOCH,
+    STARTED,
+    describe,
+    info,
+    run_mlxpsub,
+    submitted_ids,
+    wait_ended,
+    wait_for_text,
+    write_batch_script,
+    write_long_app,
+    write_train_app,
+)
+from realsched.schedulers import JobEnd, cancel, look, require, wait_done
+
+log = logging.getLogger(__name__)
+
+ROOT_PYTHON_DIR = os.path.dirname(sys.executable)
+SWEEP = "python main.py optimizer.lr=0.1,1. seed=1,2"
+FAILING = f"python main.py seed={FAILING_SEED}"
+JOBS_TIMEOUT_S = 240.0
+
+# what each scheduler records for a job that exited 0, and for one that exited 1
+ENDED_OK: Dict[str, JobEnd] = {
+    "slurm": ("COMPLETED", "0:0"), "sge": ("DONE", "0"), "oar": ("Terminated", "0"),
+}
+ENDED_FAILED: Dict[str, JobEnd] = {
+    "slurm": ("FAILED", "1:0"), "sge": ("DONE", "1"), "oar": ("Terminated", "256"),
+}
+# after the user's cancel command: the scheduler's state (prefix), and the signal mlxp records
+CANCELLED_STATE = {"slurm": "CANCELLED", "sge": "FAILED 100", "oar": "Error"}
+CANCEL_SIGNAL = {"slurm": "SIGTERM", "sge": "SIGUSR2", "oar": None}  # None: not decided yet
+
+
+@dataclass
+class Site:
+    """One scheduler as a user meets it: a project directory, a Python, and `mlxpsub`."""
+
+    name: str
+    app: Path  # the user's project directory (main.py, configs/, job.sh)
+    python_dir: str  # directory of the `python` the job script puts first on PATH
+    submit: Callable[[], subprocess.CompletedProcess[str]]  # `mlxpsub job.sh` in `app`
+    job_ids: List[str] = field(default_factory=list)
+
+    def mlxpsub(self) -> subprocess.CompletedProcess[str]:
+        proc = self.submit()
+        log.info("mlxpsub on %s: exit %s\n%s\n%s", self.name, proc.returncode, proc.stdout,
+                 proc.stderr)
+        return proc
+
+
+def _oar_submit(app: Path) -> Callable[[], subprocess.CompletedProcess[str]]:
+    def submit() -> subprocess.CompletedProcess[str]:
+        oarenv.give_to(app)  # the files the test wrote as root
+        mlxpsub = str(oarenv.VENV / "bin" / "mlxpsub")
+        return oarenv.run_as_user([mlxpsub, "job.sh"], cwd=app, env=oarenv.user_env())
+    return submit
+
+
+def _cancel_leftovers(site: Site) -> None:
+    """Best effort: a failed test must not leave jobs running on the shared schedulers."""
+    for job_id in site.job_ids:
+        try:
+            if not look(site.name, job_id)[0]:
+                cancel(site.name, job_id)
+        except (RuntimeError, ValueError, OSError) as exc:
+            log.warning("could not cancel leftover %s job %s: %s", site.name, job_id, exc)
+
+
+@pytest.fixture(scope="session")
+def oar_venv() -> oarenv.VenvReport:
+    """/opt/mlxp-oar-venv with mlxp-core installed from this tree (cached across runs)."""
+    report = oarenv.ensure_venv()
+    log.info("OAR venv %s: %s in %.1f s", report.path, report.action, report.seconds)
+    return report
+
+
+@pytest.fixture
+def site(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Site]:
+    name: str = request.param
+    require(name)
+    if name == "oar":
+        report: oarenv.VenvReport = request.getfixturevalue("oar_venv")
+        request.node.user_properties.append(("oar_venv", f"{report.action} {report.seconds:.1f}s"))
+        app = oarenv.user_dir()
+        current = Site(name, app, str(oarenv.VENV / "bin"), _oar_submit(app))
+    else:
+        app = tmp_path / "project"
+        app.mkdir()
+        current = Site(name, app, ROOT_PYTHON_DIR, lambda: run_mlxpsub(app))
+    try:
+        yield current
+    finally:
+        _cancel_leftovers(current)
+        if name == "oar":
+            shutil.rmtree(app, ignore_errors=True)
+
+
+def _param(name: str, *marks: Any) -> Any:
+    return pytest.param(name, marks=[pytest.mark.scheduler(name), *marks], id=name)
+
+
+ALL = [_param("slurm"), _param("sge"), _param("oar")]
+
+
+def _submit(site: Site, expected_jobs: int, commands: int) -> Dict[Path, str]:
+    proc = site.mlxpsub()
+    summary = f"{expected_jobs} jobs submitted, 0 failed ({site.name}, {commands} commands)"
+    assert proc.returncode == 0 and summary in proc.stdout, proc.stdout + proc.stderr
+    ids = submitted_ids(site.app)
+    site.job_ids += ids.values()
+    assert len(ids) == expected_jobs and len(set(ids.values())) == expected_jobs, ids
+    return ids
+
+
+def _check_run_dir(site: Site, run_dir: Path, job_id: str, meta: Dict[str, Any]) -> None:
+    for name in ("script.sh", "log.stdout", "log.stderr", "metrics/train.json",
+                 "metadata/info.yaml", "metadata/config.yaml"):
+        assert (run_dir / name).is_file(), f"{name} missing{describe(run_dir)}"
+    script = (run_dir / "script.sh").read_text()
+    assert script.startswith("#!/bin/bash\n") and f"export PATH={site.python_dir}:" in script
+    assert meta["submit"]["job_id"] == job_id and meta["submit"]["scheduler"] == site.name
+    assert meta["scheduler"]["name"] == site.name, describe(run_dir)
+    assert meta["scheduler"]["job_id"] == job_id, describe(run_dir)
+    assert meta["executable"].startswith(site.python_dir), meta["executable"]
+    if site.name == "oar":
+        assert meta["user"] == oarenv.OAR_USER
+
+
+@pytest.mark.parametrize("site", ALL, indirect=True)
+def test_sweep_runs_every_point_as_a_job(site: Site) -> None:
+    """A tutorial-style script: 4 sweep points COMPLETE, 1 FAILED, for mlxp and the scheduler."""
+    write_train_app(site.app)
+    write_batch_script(site.app, site.name, site.python_dir, [SWEEP, FAILING])
+    ids = _submit(site, expected_jobs=5, commands=2)
+    ends = wait_done(site.name, ids.values(), timeout=JOBS_TIMEOUT_S)
+    points = set()
+    for run_dir, job_id in ids.items():
+        meta = wait_ended(run_dir)
+        _check_run_dir(site, run_dir, job_id, meta)
+        points.add(tuple(meta["overrides"]))
+        if meta["overrides"] == [f"seed={FAILING_SEED}"]:
+            assert meta["status"] == "FAILED", describe(run_dir)
+            assert meta["error"]["type"] == "RuntimeError"
+            assert meta["error"]["message"] == "unlucky seed"
+            assert ends[job_id] == ENDED_FAILED[site.name], (ends, describe(run_dir))
+            continue
+        assert meta["status"] == "COMPLETE", describe(run_dir)
+        assert ends[job_id] == ENDED_OK[site.name], (ends, describe(run_dir))
+        assert STARTED in (run_dir / "log.stdout").read_text()
+        lines = (run_dir / "metrics/train.json").read_text().splitlines()
+        assert len(lines) == NUM_EPOCH, lines
+    assert points == {("optimizer.lr=0.1", "seed=1"), ("optimizer.lr=0.1", "seed=2"),
+                      ("optimizer.lr=1.", "seed=1"), ("optimizer.lr=1.", "seed=2"),
+                      (f"seed={FAILING_SEED}",)}
+
+
+OAR_CANCEL_XFAIL = pytest.mark.xfail(
+    strict=True, raises=AssertionError,
+    reason="oardel SIGKILLs the job ~2 s later with no catchable signal before (see "
+           "scripts/schedulers/README.md): the run stays RUNNING; mlxp's OAR cancellation "
+           "handling is still to be decided")
+
+
+@pytest.mark.parametrize("site", [_param("slurm"), _param("sge"),
+                                  _param("oar", OAR_CANCEL_XFAIL)], indirect=True)
+def test_cancelling_a_running_job_ends_interrupted(site: Site) -> None:
+    """The user's own cancel command (scancel / qdel / oardel) on a running mlxpsub job."""
+    write_long_app(site.app)
+    write_batch_script(site.app, site.name, site.python_dir, ["python main.py seed=1"])
+    ((run_dir, job_id),) = _submit(site, expected_jobs=1, commands=1).items()
+    wait_for_text(run_dir / "log.stdout", STARTED, timeout=JOBS_TIMEOUT_S)
+    cancel(site.name, job_id)
+    state, code = wait_done(site.name, [job_id], timeout=90)[job_id]
+    meta = wait_ended(run_dir, timeout=8)
+    assert meta["status"] == "INTERRUPTED", f"{site.name} {state} {code}{describe(run_dir)}"
+    expected_signal = CANCEL_SIGNAL[site.name]
+    assert meta.get("signal") == expected_signal if expected_signal else meta.get("signal")
+    assert state.startswith(CANCELLED_STATE[site.name]), (state, code)
+    assert "end_time" in meta and meta["duration_s"] > 0
+    assert info(run_dir)["scheduler"]["job_id"] == job_id
