@@ -61,10 +61,26 @@ def _status(job: Any) -> str:
     return str(data.get("status")) if isinstance(data, dict) else "UNKNOWN"
 
 
+def _was_cancelled(scheduler: Scheduler, job_id: str) -> bool:
+    if not scheduler.job_info_command:
+        return False
+    argv = [w.replace("{id}", job_id) for w in scheduler.job_info_command]
+    try:
+        out = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return bool(re.search(scheduler.cancelled_pattern, out.stdout))
+
+
 def _mark_lost(scheduler: Scheduler, job: Any) -> None:
     info: Dict[str, Any] = rundir.read_yaml(job.run_dir / "metadata" / "info.yaml") or {}
-    info["status"] = runinfo.FAILED
     info["end_time"] = runinfo.iso(runinfo.now())
+    if job.job_id and _was_cancelled(scheduler, str(job.job_id)):
+        info["status"] = runinfo.INTERRUPTED
+        info["signal"] = f"SIGKILL ({scheduler.name}: job deleted; recorded by the head)"
+        rundir.write_yaml_atomic(job.run_dir / "metadata" / "info.yaml", info)
+        return
+    info["status"] = runinfo.FAILED
     info["error"] = {
         "type": "JobLost",
         "message": f"{scheduler.name} no longer lists job {job.job_id} and the job recorded no "

@@ -304,6 +304,10 @@ class Scheduler:
     # `finished_states` as a word are jobs that ended
     active_command: tuple[str, ...] = ()
     finished_states: tuple[str, ...] = ()
+    # shows one ended job ('{id}' is replaced); output matching `cancelled_pattern` means
+    # the job was deleted by a user (recorded INTERRUPTED when the job could not say so)
+    job_info_command: tuple[str, ...] = ()
+    cancelled_pattern: str = ""
 
     def line(self, text: str) -> str:
         """A directive line: prefix, one space, ``text``."""

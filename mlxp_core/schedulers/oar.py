@@ -86,4 +86,7 @@ OAR = Scheduler(
     single_line_option="-l",
     job_id_placeholder="%jobid%",
     active_command=("oarstat",),
+    # oardel SIGKILLs the job with no catchable signal first; OAR records the request
+    job_info_command=("oarstat", "-J", "-f", "-j", "{id}"),
+    cancelled_pattern=r"FRAG_JOB_REQUEST",
 )

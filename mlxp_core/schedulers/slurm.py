@@ -58,5 +58,7 @@ SLURM = Scheduler(
     job_name_forbidden='"',
     job_id_placeholder="%j",
     active_command=("squeue", "-h", "-o", "%i"),
+    job_info_command=("scontrol", "show", "job", "{id}"),
+    cancelled_pattern=r"JobState=CANCELLED",
     array_index_placeholder="%a",
 )

@@ -4,6 +4,7 @@
 #$ -o /abs/path/logs/1/log.stdout
 #$ -S /bin/bash
 #$ -V
+#$ -notify
 #$ -j n
 #$ -P myproject
 #$ -q gpu
