@@ -54,9 +54,9 @@ def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
                         help=f"comma-separated benchmarks among {', '.join(DEFAULT_SET + EXTRA)} "
                              f"(default: {','.join(DEFAULT_SET)})")
     parser.add_argument("--repeats", type=int, default=None,
-                        help="measured rounds per benchmark (default 7; quick: 1)")
+                        help="measured rounds per benchmark (default 5; quick: 1)")
     parser.add_argument("--submit-repeats", type=int, default=None,
-                        help="rounds of the submit benchmark (default 3; quick: 1)")
+                        help="rounds of the submit benchmark (default 2; quick: 1)")
     parser.add_argument("--sweep-points", type=int, default=None, help="default 100 (quick: 2)")
     parser.add_argument("--log-calls", type=int, default=None,
                         help="default 100000 (quick: 1000)")
@@ -77,8 +77,8 @@ def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
         parser.error(f"unknown benchmark(s) {', '.join(unknown)}; "
                      f"choose among {', '.join(DEFAULT_SET + EXTRA)}")
     q = args.quick
-    args.repeats = args.repeats or (1 if q else 7)
-    args.submit_repeats = args.submit_repeats or (1 if q else min(args.repeats, 3))
+    args.repeats = args.repeats or (1 if q else 5)
+    args.submit_repeats = args.submit_repeats or (1 if q else min(args.repeats, 2))
     args.sweep_points = args.sweep_points or (2 if q else 100)
     args.log_calls = args.log_calls or (1000 if q else 100_000)
     args.submit_jobs = args.submit_jobs or (2 if q else 1000)

@@ -35,7 +35,8 @@ def run(setup: Setup, points: int) -> BenchResult:
     for key, label, role, python, source, flags, check in tools:
         for n in (1, points):
             cont.append(app_contender(setup, f"{key}@{n}", f"{label} {n} pt", role, python,
-                                      source, [*flags, f"x=range(0,{n})"], check=check(n)))
+                                      source, [*flags, f"x=range(0,{n})"], check=check(n),
+                                      warmup_args=[*flags, "x=range(0,2)"]))
     t0 = time.perf_counter()
     samples = interleave(cont, setup.repeats, setup.warmup)
     res.seconds = time.perf_counter() - t0
@@ -52,14 +53,24 @@ def run(setup: Setup, points: int) -> BenchResult:
                   ratio_group="per-point")
         per_point[key] = row
         res.rows.append(row)
+        # CPU time is what a busy shared machine distorts least
+        res.rows.append(Row(label, role, "per point, cpu (paired)", "ms",
+                            [(b.cpu_s - a.cpu_s) / (points - 1) for a, b in zip(one, many)],
+                            ratio_group="per-point-cpu"))
     ours, hydra = per_point["ours"], per_point["hydra"]
     res.checks.append(Check(
         f"per-point overhead ours/plain Hydra ({ours.stats.median * 1e3:.1f} ms vs "
         f"{hydra.stats.median * 1e3:.1f} ms)",
         ours.stats.median / hydra.stats.median if hydra.stats.median > 0 else None,
         TARGET_VS_HYDRA))
+    cpu_ours, cpu_hydra = (res.row(label, "per point, cpu (paired)")
+                           for label in ("ours (@mlxp.launch)", "plain Hydra (-m)"))
+    if cpu_ours is not None and cpu_hydra is not None and cpu_hydra.stats.median > 0:
+        res.notes.append(f"per-point CPU time ours/plain Hydra = "
+                         f"{cpu_ours.stats.median / cpu_hydra.stats.median:.2f}")
     res.notes.append(f"per point = (wall({points}-point sweep) - wall(1-point sweep)) / "
                      f"{points - 1}, per round, median over rounds")
-    order = ["wall, 1-point sweep", f"wall, {points}-point sweep", "per point (paired rounds)"]
+    order = ["wall, 1-point sweep", f"wall, {points}-point sweep", "per point (paired rounds)",
+             "per point, cpu (paired)"]
     res.rows.sort(key=lambda r: order.index(r.metric))  # stable: contenders keep their order
     return res

@@ -24,6 +24,7 @@ from mlxp_core import run as _run
 from mlxp_core.cli_args import Args, split_args
 from mlxp_core.context import Context
 from mlxp_core.errors import MLXPError, UsageAbort
+from mlxp_core.plugin_defaults import mlxp_plugin_defaults
 from mlxp_core.settings import effective_settings, load_yaml_file, resolve_parent_log
 
 log = logging.getLogger("mlxp")
@@ -217,7 +218,8 @@ def launch(
             saved, before = sys.argv, len(_run.finished_runs())
             sys.argv = [sys.argv[0], *argv]
             try:
-                main()
+                with mlxp_plugin_defaults():  # hydra/sweeper=mlxp, hydra/launcher=mlxp_inline
+                    main()
             finally:
                 sys.argv = saved
                 failed = _report(before)

@@ -106,9 +106,13 @@ def _run(scheduler: Scheduler, argv: list[str], shown: str, cwd: Optional[str],
          env: Optional[Mapping[str, str]], stdin: Optional[IO[bytes]],
          timeout: float) -> subprocess.CompletedProcess[str]:
     logger.debug("%s: running %s (cwd=%s)", scheduler.name, shown, cwd)
+    full_env = dict(os.environ if env is None else env)
+    if cwd is not None:
+        # OAR takes the job's directory from $PWD, not from the process's working directory
+        full_env["PWD"] = os.path.abspath(cwd)
     try:
         proc = subprocess.run(
-            argv, cwd=cwd, env=None if env is None else dict(env),
+            argv, cwd=cwd, env=full_env,
             stdin=subprocess.DEVNULL if stdin is None else stdin,
             capture_output=True, timeout=timeout, check=False,
         )

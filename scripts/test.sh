@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Install everything the test suite needs, start the real schedulers it uses, run all tests.
-# This is the README's test command; .ci/run calls exactly this.
+# Install everything the test suite needs and run all tests.
+# This is the README's test command; .ci/run starts the real schedulers, then calls exactly this.
+# The real-scheduler tests (tests/test_real_schedulers.py) skip when a scheduler is down (start
+# them with `bash scripts/schedulers/start-all.sh`), and fail instead under MLXP_REQUIRE_SCHEDULERS=1.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -436,3 +436,16 @@ def test_pickle_checkpoint_roundtrip_matches_logger_layout(tmp_path: str) -> Non
     assert reader.load_artifact(1, "last_ckpt") == {"w": [1, 2]}
     with open(reader.artifacts(1)[0].path, "rb") as f:
         assert pickle.load(f) == {"w": [1, 2]}
+
+
+def test_argument_errors(reader: Reader) -> None:
+    with pytest.raises(ValueError, match="not a metric log name"):
+        reader.metrics(None, "../1/metadata/info")
+    with pytest.raises(ReaderError, match="expected one run, got 18"):
+        reader.artifacts(reader.filter("info.status == 'COMPLETE'"))
+    with pytest.raises(ValueError, match="metadata name"):
+        reader.metadata(1, "../../x")
+    with pytest.raises(ReaderError, match="not a run directory"):
+        reader.artifacts("/tmp")
+    with pytest.raises(ReaderError, match="no run 99"):
+        reader.metrics([1, 99], "train")

@@ -326,10 +326,12 @@ def test_unreadable_run_directory(shared_tmp: str) -> None:
     logs = os.path.join(shared_tmp, "logs")
     data.make_tutorial_logs(logs)
     os.chmod(os.path.join(logs, "3"), 0o000)
+    os.chmod(os.path.join(logs, "5", "metadata", "info.yaml"), 0o600)  # someone else's file
     res = as_nobody(_open, logs, shared_tmp, cache=False)
     assert len(res["status"]) == 24 and res["status"]["4"] == "COMPLETE"
-    assert res["status"]["3"] is None
+    assert res["status"]["3"] is None and res["status"]["5"] is None
     assert [3, ".", "cannot read the run directory: Permission denied"] in res["problems"]
+    assert [5, "metadata/info.yaml", "cannot read it: Permission denied"] in res["problems"]
 
 
 # -- concurrency -------------------------------------------------------------------------------

@@ -18,10 +18,10 @@ import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterator, List
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Set
 
 import pytest
-from realsched import oarenv
+from realsched import oarenv, schedulers
 from realsched.apps import (
     FAILING_SEED,
     NUM_EPOCH,
@@ -41,7 +41,7 @@ from realsched.schedulers import JobEnd, cancel, look, require, wait_done
 log = logging.getLogger(__name__)
 
 ROOT_PYTHON_DIR = os.path.dirname(sys.executable)
-SWEEP = "python main.py optimizer.lr=0.1,1. seed=1,2"
+SWEEP = "python main.py optimizer.lr=0.1,1.0 seed=1,2"
 FAILING = f"python main.py seed={FAILING_SEED}"
 JOBS_TIMEOUT_S = 240.0
 
@@ -65,13 +65,19 @@ class Site:
     app: Path  # the user's project directory (main.py, configs/, job.sh)
     python_dir: str  # directory of the `python` the job script puts first on PATH
     submit: Callable[[], subprocess.CompletedProcess[str]]  # `mlxpsub job.sh` in `app`
-    job_ids: List[str] = field(default_factory=list)
+    job_ids: List[str] = field(default_factory=list)  # submitted by the test
+    ended: Set[str] = field(default_factory=set)  # seen ended by the scheduler
 
     def mlxpsub(self) -> subprocess.CompletedProcess[str]:
         proc = self.submit()
         log.info("mlxpsub on %s: exit %s\n%s\n%s", self.name, proc.returncode, proc.stdout,
                  proc.stderr)
         return proc
+
+    def wait(self, job_ids: Iterable[str], timeout: float = JOBS_TIMEOUT_S) -> Dict[str, JobEnd]:
+        ends = wait_done(self.name, job_ids, timeout=timeout)
+        self.ended.update(ends)
+        return ends
 
 
 def _oar_submit(app: Path) -> Callable[[], subprocess.CompletedProcess[str]]:
@@ -84,7 +90,7 @@ def _oar_submit(app: Path) -> Callable[[], subprocess.CompletedProcess[str]]:
 
 def _cancel_leftovers(site: Site) -> None:
     """Best effort: a failed test must not leave jobs running on the shared schedulers."""
-    for job_id in site.job_ids:
+    for job_id in set(site.job_ids) - site.ended:
         try:
             if not look(site.name, job_id)[0]:
                 cancel(site.name, job_id)
@@ -129,12 +135,20 @@ ALL = [_param("slurm"), _param("sge"), _param("oar")]
 
 
 def _submit(site: Site, expected_jobs: int, commands: int) -> Dict[Path, str]:
+    """`mlxpsub job.sh`; ``{run dir: job id}``.
+
+    Raises RuntimeError, not AssertionError, so that an xfail(raises=AssertionError) test
+    cannot pass off a broken submission as the expected failure.
+    """
     proc = site.mlxpsub()
     summary = f"{expected_jobs} jobs submitted, 0 failed ({site.name}, {commands} commands)"
-    assert proc.returncode == 0 and summary in proc.stdout, proc.stdout + proc.stderr
+    if proc.returncode != 0 or summary not in proc.stdout:
+        raise RuntimeError(f"mlxpsub failed (exit {proc.returncode}, expected {summary!r}):\n"
+                           f"{proc.stdout}\n{proc.stderr}")
     ids = submitted_ids(site.app)
     site.job_ids += ids.values()
-    assert len(ids) == expected_jobs and len(set(ids.values())) == expected_jobs, ids
+    if len(ids) != expected_jobs or len(set(ids.values())) != expected_jobs:
+        raise RuntimeError(f"expected {expected_jobs} run dirs with distinct job ids: {ids}")
     return ids
 
 
@@ -158,7 +172,7 @@ def test_sweep_runs_every_point_as_a_job(site: Site) -> None:
     write_train_app(site.app)
     write_batch_script(site.app, site.name, site.python_dir, [SWEEP, FAILING])
     ids = _submit(site, expected_jobs=5, commands=2)
-    ends = wait_done(site.name, ids.values(), timeout=JOBS_TIMEOUT_S)
+    ends = site.wait(ids.values())
     points = set()
     for run_dir, job_id in ids.items():
         meta = wait_ended(run_dir)
@@ -176,7 +190,7 @@ def test_sweep_runs_every_point_as_a_job(site: Site) -> None:
         lines = (run_dir / "metrics/train.json").read_text().splitlines()
         assert len(lines) == NUM_EPOCH, lines
     assert points == {("optimizer.lr=0.1", "seed=1"), ("optimizer.lr=0.1", "seed=2"),
-                      ("optimizer.lr=1.", "seed=1"), ("optimizer.lr=1.", "seed=2"),
+                      ("optimizer.lr=1.0", "seed=1"), ("optimizer.lr=1.0", "seed=2"),
                       (f"seed={FAILING_SEED}",)}
 
 
@@ -196,11 +210,27 @@ def test_cancelling_a_running_job_ends_interrupted(site: Site) -> None:
     ((run_dir, job_id),) = _submit(site, expected_jobs=1, commands=1).items()
     wait_for_text(run_dir / "log.stdout", STARTED, timeout=JOBS_TIMEOUT_S)
     cancel(site.name, job_id)
-    state, code = wait_done(site.name, [job_id], timeout=90)[job_id]
-    meta = wait_ended(run_dir, timeout=8)
+    state, code = site.wait([job_id], timeout=90)[job_id]
+    meta = wait_ended(run_dir, timeout=5)
     assert meta["status"] == "INTERRUPTED", f"{site.name} {state} {code}{describe(run_dir)}"
     expected_signal = CANCEL_SIGNAL[site.name]
-    assert meta.get("signal") == expected_signal if expected_signal else meta.get("signal")
+    if expected_signal:
+        assert meta.get("signal") == expected_signal, meta
+    else:
+        assert meta.get("signal"), meta
     assert state.startswith(CANCELLED_STATE[site.name]), (state, code)
     assert "end_time" in meta and meta["duration_s"] > 0
     assert info(run_dir)["scheduler"]["job_id"] == job_id
+
+
+def test_require_fails_under_ci_and_skips_elsewhere(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The gate itself, with a scheduler that answers nothing (needs no scheduler)."""
+    monkeypatch.setitem(schedulers._PROBLEMS, "sge", lambda: "`qstat -g c` exited 1: down")
+    monkeypatch.setattr(schedulers, "_DOWN", {})
+    monkeypatch.delenv(schedulers.REQUIRE_ENV, raising=False)
+    with pytest.raises(pytest.skip.Exception, match=r"start-all\.sh"):
+        require("sge")
+    monkeypatch.setenv(schedulers.REQUIRE_ENV, "1")
+    start = r"MLXP_REQUIRE_SCHEDULERS is set: .* SCHEDULERS=sge bash scripts/schedulers/start-all"
+    with pytest.raises(pytest.fail.Exception, match=start):
+        require("sge")

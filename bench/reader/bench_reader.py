@@ -49,15 +49,17 @@ sys.path.insert(0, sys.argv[4])
 from mlxp_core.reader import Reader
 mode, src, cache = sys.argv[1:4]
 base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-t0 = time.perf_counter()
+c0, t0 = time.process_time(), time.perf_counter()
 r = Reader(src, cache_dir=cache, rebuild=mode == "cold")
-t1 = time.perf_counter()
+c1, t1 = time.process_time(), time.perf_counter()
 frame = r.filter("")
-t2 = time.perf_counter()
+c2, t2 = time.process_time(), time.perf_counter()
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 assert len(frame) == len(r)
-print(json.dumps({"open": t1 - t0, "open_filter": t2 - t0, "runs": len(r),
-                  "runs_read": r.stats["runs_read"], "rss_base_kb": base, "rss_peak_kb": peak}))
+print(json.dumps({"open": t1 - t0, "open_filter": t2 - t0, "cpu": c1 - c0,
+                  "cpu_filter": c2 - c0, "runs": len(r), "runs_read": r.stats["runs_read"],
+                  "yaml_files_parsed": r.stats["yaml_files_parsed"],
+                  "rss_base_kb": base, "rss_peak_kb": peak}))
 """
 
 MLXP = r"""
@@ -66,13 +68,23 @@ import pandas
 from mlxp.reader import Reader
 src, dst, refresh = sys.argv[1], sys.argv[2], sys.argv[3] == "1"
 base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-t0 = time.perf_counter()
+c0, t0 = time.process_time(), time.perf_counter()
 r = Reader(src, dst_dir=dst, refresh=refresh)
-t1 = time.perf_counter()
+c1, t1 = time.process_time(), time.perf_counter()
 # (no filter(): MLXP's filter() needs info.logger.log_id, a field of its own info.yaml)
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-print(json.dumps({"open": t1 - t0, "runs": len(r), "rss_base_kb": base, "rss_peak_kb": peak}))
+print(json.dumps({"open": t1 - t0, "cpu": c1 - c0, "runs": len(r), "rss_base_kb": base,
+                  "rss_peak_kb": peak}))
 """
+
+
+def cpu_pressure() -> Optional[float]:
+    """Share of the last 60 s during which some task waited for a CPU (Linux PSI), in %."""
+    try:
+        with open("/proc/pressure/cpu") as f:
+            return float(f.readline().split()[2].split("=")[1])
+    except (OSError, IndexError, ValueError):
+        return None
 
 
 def say(message: str) -> None:
@@ -162,7 +174,7 @@ def summary(samples: list[dict[str, Any]], key: str = "open") -> dict[str, float
 def fmt(s: Optional[dict[str, float]]) -> str:
     if not s:
         return "-"
-    return f"{s['median']:8.3f} s [{s['min']:.3f}-{s['max']:.3f}]"
+    return f"{s['median']:8.3f}s [{s['min']:.3f}-{s['max']:.3f}]"
 
 
 def main() -> int:
@@ -185,7 +197,7 @@ def main() -> int:
     mlxp_python = ensure_mlxp(VENV)
     src_small, src_large = logs(data_dir, small), logs(data_dir, large)
     rss_sizes = [large // 10, large // 4, large // 2, large]
-    load_before = os.getloadavg()
+    load_before, psi_before = os.getloadavg(), cpu_pressure()
     scratch = tempfile.mkdtemp(prefix="bench-reader-")
     bench = Bench(mlxp_python, scratch)
     try:
@@ -194,13 +206,13 @@ def main() -> int:
         bench.ours("warmup", "cold", src_large)
         keep_ours, keep_mlxp = bench._tmp(), bench._tmp()
         bench.ours("warmup", "cold", src_small, keep_ours)
-        bench.mlxp("warmup", src_small, True, keep_mlxp)
         for i in range(max(repeats, mlxp_repeats)):
             say(f"round {i + 1}: {small} runs, ours vs MLXP ...")
             if i < repeats:
                 bench.ours("small_cold", "cold", src_small)
-            if i < mlxp_repeats:
-                bench.mlxp("small_cold_mlxp", src_small, refresh=True)
+            if i < mlxp_repeats:  # the first one leaves the database the re-opens use
+                bench.mlxp("small_cold_mlxp", src_small, refresh=True,
+                           dst=keep_mlxp if i == 0 else None)
             if i < repeats:
                 bench.ours("small_reopen", "warm", src_small, keep_ours)
             if i < mlxp_repeats:
@@ -217,48 +229,63 @@ def main() -> int:
             bench.ours(f"rss_{n}", "cold", src)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-    load_after = os.getloadavg()
+    load_after, psi_after = os.getloadavg(), cpu_pressure()
 
     s = bench.samples
-    res: dict[str, Any] = {
-        "small": small, "large": large,
-        "small_cold": summary(s["small_cold"]), "small_cold_mlxp": summary(s["small_cold_mlxp"]),
-        "small_reopen": summary(s["small_reopen"]),
-        "small_reopen_mlxp": summary(s["small_reopen_mlxp"]),
-        "large_cold": summary(s["large_cold"]), "large_reopen": summary(s["large_reopen"]),
-        "large_reopen_filter": summary(s["large_reopen"], "open_filter"),
-        "rss": {n: (s[f"rss_{n}"][0]["rss_peak_kb"] - s[f"rss_{n}"][0]["rss_base_kb"]) / 1024
-                for n in rss_sizes},
-    }
-    speedup = res["small_cold_mlxp"]["median"] / res["small_cold"]["median"]
-    per_run = {n: mb * 1024 / n for n, mb in res["rss"].items()}
+    rows = [  # (label, runs, our samples, our key, MLXP samples)
+        ("index build (cold)", small, s["small_cold"], "open", s["small_cold_mlxp"]),
+        ("re-open, unchanged *", small, s["small_reopen"], "open", s["small_reopen_mlxp"]),
+        ("index build (cold)", large, s["large_cold"], "open", None),
+        ("re-open, unchanged", large, s["large_reopen"], "open", None),
+        ("re-open + filter('') (DataFrame)", large, s["large_reopen"], "open_filter", None),
+    ]
+    rss = {n: (s[f"rss_{n}"][0]["rss_peak_kb"] - s[f"rss_{n}"][0]["rss_base_kb"]) / 1024
+           for n in rss_sizes}
+    per_run = {n: mb * 1024 / n for n, mb in rss.items()}
     linear = max(per_run.values()) / min(per_run.values())
-    reopen_filter = "re-open + filter('') (DataFrame)"
+    psi = "" if psi_before is None else f"; CPU pressure (PSI some, 60 s) {psi_before:.0f}% " \
+        f"before, {psi_after:.0f}% after"
     lines = [
         f"Reader benchmark: synthetic logs (config + info + 1 metrics file of 100 lines/run); "
-        f"{os.cpu_count()} CPUs; Python {platform.python_version()}; "
-        f"load average {load_before[0]:.2f} before, {load_after[0]:.2f} after",
-        f"{'operation':34} {'runs':>6}  {'ours: median [min-max]':26}  "
-        f"{'MLXP 1.0.5: median [min-max]':28}  ours/MLXP",
-        f"{'index build (cold)':34} {small:>6}  {fmt(res['small_cold']):26}  "
-        f"{fmt(res['small_cold_mlxp']):28}  {1 / speedup:.4f} ({speedup:.0f}x faster)",
-        f"{'re-open, unchanged':34} {small:>6}  {fmt(res['small_reopen']):26}  "
-        f"{fmt(res['small_reopen_mlxp']):28}  (MLXP: refresh=False, sees no change)",
-        f"{'index build (cold)':34} {large:>6}  {fmt(res['large_cold']):26}",
-        f"{'re-open, unchanged':34} {large:>6}  {fmt(res['large_reopen']):26}",
-        f"{reopen_filter:34} {large:>6}  "
-        f"{fmt(res['large_reopen_filter']):26}",
-        "peak RSS growth (cold build + DataFrame): " + ", ".join(
-            f"{n} runs {mb:.1f} MB ({per_run[n]:.1f} KB/run)" for n, mb in res["rss"].items()),
+        f"{os.cpu_count()} CPUs; Python {platform.python_version()}; load average "
+        f"{load_before[0]:.2f} before, {load_after[0]:.2f} after{psi}",
+        f"{'operation':33} {'runs':>5}  {'ours wall: median [min-max]':29} {'CPU':>7}  "
+        f"{'MLXP 1.0.5 wall: median [min-max]':35} {'CPU':>8}  ours/MLXP",
     ]
+    summaries: dict[str, Any] = {}
+    for label, n, ours, key, peer in rows:
+        mine = summary(ours, key)
+        cpu = summary(ours, "cpu_filter" if key == "open_filter" else "cpu")["median"]
+        line = f"{label:33} {n:>5}  {fmt(mine):29} {cpu:6.3f}s"
+        entry: dict[str, Any] = {"runs": n, "ours": mine, "ours_cpu_median": cpu}
+        if peer:
+            theirs = summary(peer)
+            peer_cpu = summary(peer, "cpu")["median"]
+            ratio = mine["median"] / theirs["median"]
+            line += f"  {fmt(theirs):35} {peer_cpu:7.3f}s  {ratio:.4f}"
+            if ratio < 1:
+                line += f" ({1 / ratio:.{0 if ratio < 0.1 else 1}f}x faster)"
+            entry.update(mlxp=theirs, mlxp_cpu_median=peer_cpu, ratio=ratio)
+        lines.append(line)
+        summaries[f"{label} @ {n}"] = entry
+    reread = sorted({(x["runs_read"], x["yaml_files_parsed"]) for x in s["large_reopen"]})
+    lines += [
+        f"re-open at {large} runs: (runs read, YAML files parsed) = {reread}",
+        "* MLXP re-open is Reader(refresh=False): it opens its database and does not look at "
+        "the runs (new, changed and deleted runs are not seen)",
+        "peak RSS growth (cold build + DataFrame): " + ", ".join(
+            f"{n} runs {mb:.1f} MB ({per_run[n]:.1f} KB/run)" for n, mb in rss.items()),
+    ]
+    res: dict[str, Any] = {"rows": summaries, "rss_mb": rss}
     if not args.quick and (small, large) == (2000, 10000):
+        speedup = 1 / summaries[f"index build (cold) @ {small}"]["ratio"]
+        cold = summaries[f"index build (cold) @ {large}"]["ours"]["median"]
+        reopen = summaries[f"re-open, unchanged @ {large}"]["ours"]["median"]
         checks = [
             (f"index build at 2,000 runs >= 20x faster than MLXP ({speedup:.0f}x)",
              speedup >= 20),
-            (f"cold index at 10,000 runs < 5 s ({res['large_cold']['median']:.2f} s)",
-             res["large_cold"]["median"] < 5),
-            (f"re-open at 10,000 runs < 0.2 s ({res['large_reopen']['median']:.3f} s)",
-             res["large_reopen"]["median"] < 0.2),
+            (f"cold index at 10,000 runs < 5 s ({cold:.2f} s)", cold < 5),
+            (f"re-open at 10,000 runs < 0.2 s ({reopen:.3f} s)", reopen < 0.2),
             (f"memory linear (KB/run max/min = {linear:.2f})", linear < 1.5),
         ]
         lines += [f"{'PASS' if ok else 'FAIL'}  {text}" for text, ok in checks]
@@ -267,7 +294,8 @@ def main() -> int:
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"summary": res, "samples": s, "table": lines,
-                       "load_average": [load_before, load_after]}, f, indent=1)
+                       "load_average": [load_before, load_after],
+                       "cpu_pressure": [psi_before, psi_after]}, f, indent=1)
     return 0
 
 

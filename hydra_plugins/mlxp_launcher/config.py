@@ -20,6 +20,22 @@ class MLXPCallbackConf:
     seeding_function: Optional[str] = None
 
 
+@dataclass
+class MLXPSweeperConf:
+    """`hydra/sweeper=mlxp`: the basic sweeper's sweep, each job's config checked cheaply."""
+
+    _target_: str = "hydra_plugins.mlxp_launcher.sweeper.MLXPSweeper"
+    # jobs per launch call; null: the whole sweep in one call
+    max_batch_size: Optional[int] = None
+    # sweep overrides added before the command line's (as hydra.sweeper.params of the basic one)
+    params: Optional[Dict[str, str]] = None
+
+
+@dataclass
+class InlineLauncherConf:
+    """`hydra/launcher=mlxp_inline`: the jobs run one after another in this process."""
+
+    _target_: str = "hydra_plugins.mlxp_launcher.launcher.InlineLauncher"
 
 
 @dataclass
@@ -86,3 +102,5 @@ for _name, _cls in [("slurm", "SlurmLauncher"), ("oar", "OARLauncher"),
     _STORE.store(group="hydra/launcher", name=f"mlxp_{_name}", node=_scheduler_conf(_cls),
                  provider="mlxp")
 _STORE.store(group="hydra/launcher", name="mlxp_local", node=LocalLauncherConf, provider="mlxp")
+_STORE.store(group="hydra/launcher", name="mlxp_inline", node=InlineLauncherConf, provider="mlxp")
+_STORE.store(group="hydra/sweeper", name="mlxp", node=MLXPSweeperConf, provider="mlxp")

@@ -2,7 +2,9 @@
 
 `hydra/launcher=mlxp_slurm` (or `mlxp_oar`, `mlxp_torque`/`mlxp_pbs`, `mlxp_sge`, `mlxp_mwm`,
 `mlxp_lsf`) renders one job script per sweep point into its run directory and submits it;
-`hydra/launcher=mlxp_local` runs the same scripts as local background processes.
+`hydra/launcher=mlxp_local` runs the same scripts as local background processes;
+`hydra/launcher=mlxp_inline` runs the jobs one after another in this process
+(`mlxp_core.inline_launcher`).
 """
 
 from abc import abstractmethod
@@ -69,3 +71,26 @@ class MWMLauncher(MLXPLauncher):
 
 class LSFLauncher(MLXPLauncher):
     scheduler_name = "lsf"
+
+
+class InlineLauncher(Launcher):
+    """Hydra's basic launcher, each job's config derived instead of composed from scratch."""
+
+    def __init__(self) -> None:
+        self.config: Optional[DictConfig] = None
+        self.hydra_context: Optional[HydraContext] = None
+        self.task_function: Optional[TaskFunction] = None
+
+    def setup(
+        self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig
+    ) -> None:
+        self.config = config
+        self.hydra_context = hydra_context
+        self.task_function = task_function
+
+    def launch(
+        self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int
+    ) -> Sequence[JobReturn]:
+        from mlxp_core import inline_launcher
+
+        return inline_launcher.launch(self, job_overrides, initial_job_idx)

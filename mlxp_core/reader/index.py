@@ -12,7 +12,8 @@ Refresh rule (docs/reader.md, "Caching"): one ``scandir`` of ``parent_log``, the
   by ``os.replace``, which changes ``metadata/``'s mtime; a finished run only changes again
   when it is resumed, which rewrites ``info.yaml`` first;
 * any other status (RUNNING, SUBMITTED, unknown) or ``deep=True`` -> the full signature
-  (scan.signature: every file and directory the record was read from);
+  (scan.signature: every file and directory the record was read from), compared through
+  its hash (the index keeps [inode, metadata/ mtime, hash of the signature] per run);
 * a run directory that is gone is dropped.
 """
 
@@ -104,10 +105,23 @@ def _encode(values: list[Any]) -> dict[str, Any]:
     Most columns hold a few distinct values (status, host, git commit ...): the cache is
     several times smaller and faster to load, and the loaded values are shared objects.
     """
+    limit = len(values) // 2 + 1
+    types = set(map(type, values))
+    types.discard(type(None))
+    if len(types) <= 1 and not types & {float, list, dict}:
+        # one hashable type (and None): values are their own keys (1, 1.0, True can't mix)
+        index = dict.fromkeys(values)
+        if len(index) > limit:
+            return {"v": values}
+        uniques = list(index)
+        if len(uniques) == 1:
+            return {"u": uniques}
+        for code, key in enumerate(uniques):
+            index[key] = code
+        return {"u": uniques, "c": [index[v] for v in values]}
     codes: list[int] = []
     seen: dict[Any, int] = {}
-    uniques: list[Any] = []
-    limit = len(values) // 2 + 1
+    uniques = []
     for v in values:
         key = v if type(v) in _HASHABLE else json.dumps(v, sort_keys=True)
         if type(v) is float and v != v:
@@ -297,9 +311,7 @@ def _rebuild(old: Index, old_pos: dict[int, int], ids: list[int],
     changed = [(i, fresh[log_id].values) for i, log_id in enumerate(ids) if log_id in fresh]
     names = ordered_keys(new.schemas[s] for s in dict.fromkeys(new.schema_of))
     if len(changed) == n:  # every run was read: build the columns straight from the records
-        rows = [values for _, values in changed]
-        for name in names:
-            new.columns[name] = [values.get(name) for values in rows]
+        new.columns = _columns_of_rows([values for _, values in changed], new, names)
         return new
     for name in names:
         base = old.columns.get(name)
@@ -312,6 +324,27 @@ def _rebuild(old: Index, old_pos: dict[int, int], ids: list[int],
             column[i] = values.get(name)
         new.columns[name] = column
     return new
+
+
+def _columns_of_rows(rows: list[dict[str, Any]], new: Index,
+                     names: list[str]) -> dict[str, list[Any]]:
+    """Columns from row dicts; rows of one schema are transposed at once (zip)."""
+    n = len(rows)
+    groups: dict[int, list[int]] = {}
+    for i, sid in enumerate(new.schema_of):
+        groups.setdefault(sid, []).append(i)
+    if len(groups) == 1:
+        ((sid, _),) = groups.items()
+        columns = dict(zip(new.schemas[sid], map(list, zip(*[r.values() for r in rows]))))
+        return {name: columns.get(name) or [None] * n for name in names}
+    out: dict[str, list[Any]] = {name: [None] * n for name in names}
+    for sid, positions in groups.items():
+        transposed = zip(*[rows[i].values() for i in positions])
+        for key, values in zip(new.schemas[sid], transposed):
+            column = out[key]
+            for i, v in zip(positions, values):
+                column[i] = v
+    return out
 
 
 def ordered_keys(schemas: Iterable[tuple[str, ...]]) -> list[str]:

@@ -14,6 +14,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import chain
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any, Optional
 
 from mlxp_core.reader.errors import UnknownKeyError, unknown_key_message
@@ -49,7 +50,7 @@ def parse_lines(data: bytes) -> MetricFile:
         except ValueError:
             records = None
         if records is not None and (len(records) != len(lines)
-                                    or not all(type(r) is dict for r in records)):
+                                    or set(map(type, records)) != {dict}):
             records = None
     steps: list[int]
     if records is not None:
@@ -69,8 +70,24 @@ def parse_lines(data: bytes) -> MetricFile:
             records.append(obj)
             steps.append(i)
     keys = dict.fromkeys(chain.from_iterable(records))  # every key, in order of appearance
-    columns = {k: [r.get(k) for r in records] for k in keys}
+    columns = {}
+    for k in keys:
+        try:  # the usual case: every line has the key
+            columns[k] = list(map(itemgetter(k), records))
+        except KeyError:
+            columns[k] = [r.get(k) for r in records]
     return MetricFile(steps, columns, notes)
+
+
+def last_values(mf: MetricFile) -> dict[str, Any]:
+    """The last value of each key that is not None (keys may be logged at different rates)."""
+    out = {}
+    for k, column in mf.columns.items():
+        for v in reversed(column):
+            if v is not None:
+                out[k] = v
+                break
+    return out
 
 
 class MetricCache:
@@ -129,6 +146,12 @@ def build_frame(parts: list[tuple[int, MetricFile]], log_name: str,
                                                     f" in metrics/{log_name}.json")
                 raise UnknownKeyError(message, name, near)
             wanted.append(name)
+    if last:  # one row per run, straight from the parsed files
+        lasts = [last_values(mf) for _, mf in parts]
+        data: dict[str, list[Any]] = {"log_id": [log_id for log_id, _ in parts]}
+        for k in wanted:
+            data[f"{log_name}.{k}"] = [values.get(k) for values in lasts]
+        return pd.DataFrame(data)
     ids: list[int] = []
     steps: list[int] = []
     columns: dict[str, list[Any]] = {k: [] for k in wanted}
@@ -139,10 +162,7 @@ def build_frame(parts: list[tuple[int, MetricFile]], log_name: str,
         for k in wanted:
             column = mf.columns.get(k)
             columns[k].extend(column if column is not None else [None] * n)
-    data: dict[str, list[Any]] = {"log_id": ids, "step": steps}
+    data = {"log_id": ids, "step": steps}
     for k in wanted:
         data[f"{log_name}.{k}"] = columns[k]
-    frame = pd.DataFrame(data)
-    if last:
-        frame = frame.drop(columns="step").groupby("log_id", sort=False).last().reset_index()
-    return frame
+    return pd.DataFrame(data)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import re
 import time
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
@@ -37,6 +38,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("mlxp.reader")
 RunRef = Union[int, str, "os.PathLike[str]", "pd.Series", "pd.DataFrame", Iterable[int], None]
 RUN_COLUMNS = ("log_id", "log_dir")
+_LOG_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]*\Z")
 
 
 class Reader:
@@ -61,6 +63,7 @@ class Reader:
         self._cache_dir = os.path.abspath(os.fspath(cache_dir)) if cache_dir else None
         self._use_cache = cache
         self._index = _index.Index()
+        self._pos: dict[int, int] = {}
         self._frame: Optional[pd.DataFrame] = None
         self._metrics = MetricCache()
         self._metric_problems: dict[tuple[int, str, str], Problem] = {}
@@ -98,8 +101,13 @@ class Reader:
                 old = None
             new, changed = _index.refresh(old, self.parent_log, stats, deep=deep_check)
             self._index = new
-            written = self._save(candidates) if (changed or old is None) and new.ids else None
+            written = None
+            if (changed or old is None) and new.ids:
+                written = self._save(candidates)
+            elif loaded_from and old is not None:
+                self.cache_path = loaded_from  # up to date: nothing to write
         self._frame = None
+        self._pos = new.position()
         stats.update(runs=len(new.ids), cache_loaded=loaded_from if old is not None else None,
                      cache_written=written, seconds=round(time.perf_counter() - started, 6),
                      metric_files_parsed=self._metrics.parsed)
@@ -238,19 +246,24 @@ class Reader:
             return [int(i) for i in runs]
         return [int(runs)]  # type: ignore[arg-type]
 
+    def _one(self, run: RunRef) -> int:
+        ids = self._ids(run)
+        if len(ids) != 1:
+            raise ReaderError(f"expected one run, got {len(ids)}")
+        return ids[0]
+
     def _run_dir(self, log_id: int) -> str:
-        if log_id not in self._position():
+        if log_id not in self._pos:
             raise ReaderError(f"no run {log_id} in {self.parent_log} (refresh() to see new runs)")
         return f"{self.parent_log}{os.sep}{log_id}"
-
-    def _position(self) -> dict[int, int]:
-        return self._index.position()
 
     def metadata(self, run: RunRef, name: str = "info") -> Any:
         """The content of ``metadata/<name>.yaml`` of one run, read now (config, info, mlxp)."""
         from mlxp_core.reader import _yaml
 
-        (log_id,) = self._ids(run)
+        if name not in ("config", "info", "mlxp"):
+            raise ValueError(f"metadata name must be 'config', 'info' or 'mlxp', not {name!r}")
+        log_id = self._one(run)
         with open(os.path.join(self._run_dir(log_id), "metadata", f"{name}.yaml"), "rb") as f:
             return _yaml.load(f.read())
 
@@ -283,10 +296,13 @@ class Reader:
 
         Columns: ``log_id``, ``step`` (the line number), then ``<log_name>.<key>`` for each
         key (all keys, or ``keys``, given as ``'loss'`` or ``'train.loss'``); NaN where a line
-        lacks a key. ``last=True``: one row per run with the last value of each key (no step).
+        lacks a key. ``last=True``: one row per run (no step), each key's value in the last
+        line that has it.
         """
+        if not _LOG_NAME.match(log_name) or ".." in log_name:
+            raise ValueError(f"{log_name!r} is not a metric log name (docs/run_directory.md)")
         ids = self._ids(runs)
-        pos = self._position()
+        pos = self._pos
         for log_id in ids:
             self._run_dir(log_id)
         parts = []
@@ -331,7 +347,7 @@ class Reader:
 
     def artifacts(self, run: RunRef) -> list[Artifact]:
         """The artifacts of one run (type, name, path), listed from disk now."""
-        (log_id,) = self._ids(run)
+        log_id = self._one(run)
         return list_artifacts(self._run_dir(log_id), log_id)
 
     def load_artifact(self, run: RunRef, name: str, artifact_type: Optional[str] = None) -> Any:

@@ -201,8 +201,14 @@ def read_run(run_dir: str, log_id: int, ino: int) -> Record:
         art_mtimes, art_list = (_artifact_dirs(artifacts) if artifacts_mtime != -1
                                 else ([], []))
     except OSError as exc:  # permission denied, I/O error, not a directory ...
-        problems.append((".", f"cannot read the run directory: {exc.strerror or exc}",
-                         "warning"))
+        where = os.path.relpath(exc.filename, run_dir) if exc.filename else "."
+        try:
+            os.listdir(run_dir)
+        except OSError as err:
+            exc, where = err, "."
+        what = "the run directory" if where == "." else "it"
+        problems.append((where.replace(os.sep, "/").rstrip("/"),
+                         f"cannot read {what}: {exc.strerror or exc}", "warning"))
         return Record({}, None, None, problems, [ino, -2], 0, -1, unreadable=True)
     sig = [ino, meta_mtime, info_m, info_s, config_m, config_s, metrics_mtime, keys_m, keys_s,
            artifacts_mtime, *art_mtimes]

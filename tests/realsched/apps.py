@@ -105,7 +105,8 @@ def run_mlxpsub(directory: Path, timeout: float = 300.0) -> subprocess.Completed
 
 def info(run_dir: Path) -> Dict[str, Any]:
     data = yaml.safe_load((run_dir / "metadata" / "info.yaml").read_text())
-    assert isinstance(data, dict), f"{run_dir}/metadata/info.yaml is not a mapping: {data!r}"
+    if not isinstance(data, dict):
+        raise RuntimeError(f"{run_dir}/metadata/info.yaml is not a mapping: {data!r}")
     return data
 
 
@@ -118,7 +119,8 @@ def submitted_ids(app: Path) -> Dict[Path, str]:
     ids = {}
     for run_dir in run_dir_paths(app):
         job_id = (info(run_dir).get("submit") or {}).get("job_id")
-        assert job_id, f"{run_dir}: no submit.job_id in info.yaml: {info(run_dir)}"
+        if not job_id:
+            raise RuntimeError(f"{run_dir}: no submit.job_id in info.yaml: {info(run_dir)}")
         ids[run_dir] = str(job_id)
     return ids
 

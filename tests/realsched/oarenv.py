@@ -207,8 +207,12 @@ def user_env(venv: Path = VENV, user: str = OAR_USER) -> Dict[str, str]:
 def run_as_user(argv: Sequence[str], cwd: Path, env: Mapping[str, str],
                 user: str = OAR_USER, timeout: float = 300.0
                 ) -> subprocess.CompletedProcess[str]:
-    """Run ``argv`` as ``user`` in ``cwd`` with exactly the environment ``env``."""
-    full = as_user(user, ["env", "-i", *(f"{k}={v}" for k, v in env.items()), *argv])
+    """Run ``argv`` as ``user`` in ``cwd`` with exactly ``env``, plus ``PWD`` as a shell sets it.
+
+    (``oarsub`` reads its launching directory from ``$PWD`` and fails without it.)
+    """
+    variables = {**env, "PWD": str(cwd)}
+    full = as_user(user, ["env", "-i", *(f"{k}={v}" for k, v in variables.items()), *argv])
     return subprocess.run(full, cwd=cwd, capture_output=True, text=True, timeout=timeout,
                           check=False, stdin=subprocess.DEVNULL)
 

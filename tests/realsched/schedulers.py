@@ -32,6 +32,7 @@ REQUIRE_ENV = "MLXP_REQUIRE_SCHEDULERS"
 START_ALL = "bash scripts/schedulers/start-all.sh"
 OAR_USER = os.environ.get("OAR_TEST_USER", "oartest")
 COMMAND_TIMEOUT_S = 30.0
+PROBE_TIMEOUT_S = 15.0
 
 # (state, exit code) as the scheduler reports them; the exit code is its text (None: none)
 JobEnd = Tuple[str, Optional[str]]
@@ -67,10 +68,10 @@ def _said(proc: subprocess.CompletedProcess[str]) -> str:
 
 
 def _slurm_problem() -> Optional[str]:
-    ping = command(["scontrol", "ping"])
+    ping = command(["scontrol", "ping"], PROBE_TIMEOUT_S)
     if ping.returncode != 0 or "UP" not in ping.stdout:
         return _said(ping)
-    nodes = command(["sinfo", "-h", "-o", "%T"])
+    nodes = command(["sinfo", "-h", "-o", "%T"], PROBE_TIMEOUT_S)
     states = set(nodes.stdout.split())
     if nodes.returncode != 0 or not states & SLURM_USABLE_NODE:
         return f"no usable node: {_said(nodes)}"
@@ -78,10 +79,10 @@ def _slurm_problem() -> Optional[str]:
 
 
 def _sge_problem() -> Optional[str]:
-    queues = command(["qstat", "-g", "c"])
+    queues = command(["qstat", "-g", "c"], PROBE_TIMEOUT_S)
     if queues.returncode != 0 or not re.search(r"^\S+\.q\s", queues.stdout, re.MULTILINE):
         return _said(queues)
-    hosts = command(["qhost"])
+    hosts = command(["qhost"], PROBE_TIMEOUT_S)
     rows = [line.split() for line in hosts.stdout.splitlines()]
     hosts_up = [r for r in rows
                 if len(r) > 6 and r[0] not in ("HOSTNAME", "global") and r[6] != "-"]
@@ -91,7 +92,7 @@ def _sge_problem() -> Optional[str]:
 
 
 def _oar_problem() -> Optional[str]:
-    nodes = command(["oarnodes", "-s"])
+    nodes = command(["oarnodes", "-s"], PROBE_TIMEOUT_S)
     if nodes.returncode != 0 or "Alive" not in nodes.stdout:
         return f"no Alive resource: {_said(nodes)}"
     try:
@@ -101,6 +102,7 @@ def _oar_problem() -> Optional[str]:
     return None
 
 
+_DOWN: Dict[str, str] = {}  # scheduler name -> why it was found down
 _PROBLEMS: Dict[str, Callable[[], Optional[str]]] = {
     "slurm": _slurm_problem, "sge": _sge_problem, "oar": _oar_problem,
 }
@@ -117,10 +119,14 @@ def scheduler_up(name: str) -> bool:
 
 
 def require(name: str) -> None:
-    """Skip the test when ``name`` is down; fail it instead when MLXP_REQUIRE_SCHEDULERS is set."""
-    why = problem(name)
+    """Skip the test when ``name`` is down; fail it instead when MLXP_REQUIRE_SCHEDULERS is set.
+
+    A scheduler found down stays down for this process (its probes can take seconds each).
+    """
+    why = _DOWN.get(name) or problem(name)
     if why is None:
         return
+    _DOWN[name] = why
     message = (f"{LABELS[name]} is not running on this machine ({why}); start it with "
                f"SCHEDULERS={name} {START_ALL} (all three: {START_ALL})")
     if os.environ.get(REQUIRE_ENV, "") not in ("", "0"):

@@ -1,0 +1,360 @@
+"""`hydra/sweeper=mlxp`: Hydra's basic sweep, validated without composing every job.
+
+Expansion is the basic sweeper's: every override of the command line (after
+`hydra.sweeper.params`) is a column of `key=value` strings (a comma list, `range()`,
+`choice()`, `glob()`; one string for a plain override), the jobs are the cross product of
+the columns in command-line order (the last column varies fastest), a key given twice keeps
+its first position and its last values, and the jobs are cut into batches of
+`max_batch_size`. Each batch goes to `launcher.launch(batch, initial_job_idx)` and the
+first failed job of a batch is raised (`JobReturn.return_value`).
+
+What differs is how the jobs are checked before launch. Hydra's basic sweeper composes
+the whole config of every job on the head (~40 ms each). Here a `Composer` composes one
+config per distinct combination of the jobs' *config-group* overrides (`db=mysql`,
+`+extra=x`, `~db`: an override whose key is a config group, as Hydra decides), and checks
+each *value* override (`lr=0.1`, `+new=1`, `~key`) against that config by applying it
+exactly as Hydra applies command-line overrides, to a copy that shares every node the
+override cannot touch. A value override is checked once per combination; the overrides of
+a job are checked together, on a full copy, when one key is a prefix of another
+(`+a={}` with `a.b=1`). Whenever the check fails, the job is composed by Hydra itself
+(`load_sweep_config`), so the error raised is Hydra's own, and a failure of the check
+that Hydra does not confirm is not an error.
+
+`Composer.job_config` gives the inline launcher (`hydra/launcher=mlxp_inline`) the config
+Hydra's `load_sweep_config` would give, derived from the same per-combination config (see
+`mlxp_core.inline_launcher` and `tests/test_sweeper.py`).
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import logging
+import os
+import re
+import time
+from pathlib import Path
+from typing import Any, Dict, FrozenSet, Iterator, List, Optional, Sequence, Set, Tuple
+
+from hydra.core.object_type import ObjectType
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.core.override_parser.types import Override
+from hydra.core.utils import JobReturn
+from hydra.errors import ConfigCompositionException, HydraException
+from hydra.types import RunMode
+from omegaconf import Container, DictConfig, ListConfig, OmegaConf, open_dict
+
+log = logging.getLogger(__name__)
+
+Combo = Tuple[str, ...]  # the config-group overrides of a job, in command-line order
+
+
+# --- expansion (the basic sweeper's) -------------------------------------------------------
+
+
+def expand(overrides: Sequence[Override], sweeper_name: str = "MLXPSweeper") -> List[List[str]]:
+    """The jobs of a sweep: the cross product of one column of `key=value` per key."""
+    columns: Dict[str, List[str]] = {}
+    for override in overrides:
+        key = override.get_key_element()
+        if not override.is_sweep_override():
+            columns[key] = [f"{key}={override.get_value_element_as_str()}"]
+        elif override.is_discrete_sweep():
+            columns[key] = [f"{key}={value}" for value in override.sweep_string_iterator()]
+        else:
+            kind = override.value_type.name if override.value_type is not None else "?"
+            raise HydraException(f"{sweeper_name} does not support sweep type : {kind}")
+    return [list(job) for job in itertools.product(*columns.values())]
+
+
+def batches(jobs: List[List[str]], max_batch_size: Optional[int]) -> List[List[List[str]]]:
+    if max_batch_size is None:
+        return [jobs]
+    if max_batch_size <= 0:
+        raise HydraException(
+            f"hydra.sweeper.max_batch_size must be a positive integer or null, got {max_batch_size}"
+        )
+    return [jobs[i:i + max_batch_size] for i in range(0, len(jobs), max_batch_size)]
+
+
+# --- applying one value override the way Hydra applies command-line overrides ---------------
+
+
+def apply_value_override(cfg: DictConfig, override: Override) -> None:
+    """Apply a non-group override to `cfg` with Hydra's semantics (raises when Hydra would).
+
+    The error raised here is never shown: a failing job is composed again by Hydra, which
+    raises its own error.
+    """
+    if override.package is not None:
+        raise ConfigCompositionException(f"{override.input_line}: not a config group")
+    key = override.key_or_group
+    value = override.value()
+    if override.is_delete():
+        current = OmegaConf.select(cfg, key, throw_on_missing=False)
+        if current is None or (value is not None and value != current):
+            raise ConfigCompositionException(f"cannot delete {override.input_line}")
+        parent_key, _, last = key.rpartition(".")
+        with open_dict(cfg):
+            parent = OmegaConf.select(cfg, parent_key) if parent_key else cfg
+            del parent[last]
+    elif override.is_add():
+        exists = OmegaConf.select(cfg, key, throw_on_missing=False) is not None
+        if exists and not isinstance(value, (dict, list)):
+            raise ConfigCompositionException(f"cannot append {override.input_line}")
+        OmegaConf.update(cfg, key, value, merge=True, force_add=True)
+    elif override.is_force_add():
+        OmegaConf.update(cfg, key, value, merge=True, force_add=True)
+    else:
+        OmegaConf.update(cfg, key, value, merge=True)
+
+
+def _children(node: Any) -> Iterator[Tuple[Any, Any]]:
+    """(key, child node) of a container that holds content (not None, ??? or ${...})."""
+    if isinstance(node, DictConfig):
+        content = node.__dict__["_content"]
+        if isinstance(content, dict):
+            yield from content.items()
+    elif isinstance(node, ListConfig):
+        content = node.__dict__["_content"]
+        if isinstance(content, list):
+            yield from enumerate(content)
+
+
+def path_copy(root: DictConfig, segments: Sequence[str]) -> Optional[DictConfig]:
+    """A copy of `root` in which only what an override of `a.b.c` can touch is new.
+
+    The containers along the path and the whole node at its end are deep copies; every
+    other node is shared with `root` (an override of `a.b.c` neither reads nor changes them).
+    None when that cannot be decided safely (an interpolation on the path, keys that are not
+    plain strings): the caller then copies everything.
+    """
+    memo: Dict[int, Any] = {}
+    node: Any = root
+    for depth, segment in enumerate(segments):
+        if isinstance(node, ListConfig) and segment != str(_as_index(segment)):
+            return None
+        following: Any = None
+        for key, child in _children(node):
+            if isinstance(node, DictConfig) and type(key) is not str:
+                return None
+            if str(key) == segment:
+                following = child
+                if OmegaConf.is_interpolation(node, key):
+                    return None
+            else:
+                memo[id(child)] = child  # deepcopy returns memo entries as they are
+        if following is None or depth == len(segments) - 1:
+            break
+        if not isinstance(following, Container):
+            break
+        node = following
+    return copy.deepcopy(root, memo)
+
+
+def _as_index(segment: str) -> Optional[int]:
+    try:
+        return int(segment)
+    except ValueError:
+        return None
+
+
+def _related(paths: List[Tuple[str, ...]]) -> bool:
+    """True when one key is a prefix of (or equal to) another: apply them together."""
+    for i, first in enumerate(paths):
+        for second in paths[i + 1:]:
+            n = min(len(first), len(second))
+            if first[:n] == second[:n]:
+                return True
+    return False
+
+
+def override_dirname(overrides: Sequence[Override], cfg: DictConfig) -> str:
+    """`hydra.job.override_dirname` of a job with these task overrides."""
+    settings = cfg.hydra.job.config.override_dirname
+    excluded = settings.exclude_keys
+    lines = sorted(str(o.input_line) for o in overrides if o.key_or_group not in excluded)
+    return re.sub("[=]", settings.kv_sep, settings.item_sep.join(lines))
+
+
+# --- the composer -------------------------------------------------------------------------
+
+
+class Composer:
+    """Job configs of one multirun, composed once per combination of config-group choices."""
+
+    def __init__(self, config_loader: Any, master: DictConfig) -> None:
+        self.loader = config_loader
+        self.master = master
+        self.config_name: Optional[str] = master.hydra.job.config_name
+        hydra_overrides = OmegaConf.to_container(master.hydra.overrides.hydra)
+        assert isinstance(hydra_overrides, list)
+        self.hydra_overrides: List[str] = [str(x) for x in hydra_overrides]
+        self._parser = OverridesParser.create()
+        self._parsed: Dict[str, Override] = {}
+        self._groups: Dict[str, FrozenSet[str]] = {}
+        self._bases: Dict[Combo, DictConfig] = {}
+        self._checked: Set[Tuple[Combo, Tuple[str, ...]]] = set()
+        self.stats = {"compositions": 0, "hydra_fallbacks": 0}
+
+    # classification
+
+    def parse(self, text: str) -> Override:
+        parsed = self._parsed.get(text)
+        if parsed is None:
+            parsed = self._parser.parse_overrides([text])[0]
+            self._parsed[text] = parsed
+        return parsed
+
+    def _is_group(self, path: str) -> bool:
+        parent, _, name = path.rpartition("/")
+        names = self._groups.get(parent)
+        if names is None:
+            names = frozenset(self.loader.get_group_options(
+                parent, results_filter=ObjectType.GROUP, config_name=self.config_name,
+                overrides=self.hydra_overrides))
+            self._groups[parent] = names
+        return name in names
+
+    def split(self, overrides: Sequence[str]) -> Optional[Tuple[Combo, List[Override]]]:
+        """(group overrides, value overrides) of a job; None: only Hydra can compose it."""
+        groups: List[str] = []
+        values: List[Override] = []
+        for text in overrides:
+            override = self.parse(text)
+            if override.is_sweep_override() or override.is_hydra_override():
+                return None
+            if not isinstance(override.value(), dict) and self._is_group(override.key_or_group):
+                groups.append(text)
+            else:
+                values.append(override)
+        return tuple(groups), values
+
+    def base(self, combo: Combo) -> DictConfig:
+        """The config Hydra composes from the head's Hydra overrides and these group choices."""
+        cfg = self._bases.get(combo)
+        if cfg is None:
+            cfg = self.loader.load_configuration(
+                config_name=self.config_name, overrides=[*self.hydra_overrides, *combo],
+                run_mode=RunMode.RUN)
+            self.stats["compositions"] += 1
+            self._bases[combo] = cfg
+        return cfg
+
+    # validation
+
+    def _passes(self, overrides: Sequence[str]) -> bool:
+        split = self.split(overrides)
+        if split is None:
+            return False
+        combo, values = split
+        base = self.base(combo)
+        paths = [tuple(o.key_or_group.split(".")) for o in values]
+        if _related(paths):
+            key = (combo, tuple(str(o.input_line) for o in values))
+            if key not in self._checked:
+                cfg = copy.deepcopy(base)
+                for override in values:
+                    apply_value_override(cfg, override)
+                self._checked.add(key)
+            return True
+        for override, path in zip(values, paths):
+            key = (combo, (str(override.input_line),))
+            if key in self._checked:
+                continue
+            cfg = path_copy(base, path)
+            apply_value_override(copy.deepcopy(base) if cfg is None else cfg, override)
+            self._checked.add(key)
+        return True
+
+    def check(self, overrides: Sequence[str]) -> None:
+        """Raise Hydra's own error if Hydra could not compose this job."""
+        try:
+            passed = self._passes(overrides)
+        except Exception as exc:  # confirmed (and reported) by Hydra below
+            log.debug("job %s failed the check: %r", list(overrides), exc)
+            passed = False
+        if not passed:
+            self.stats["hydra_fallbacks"] += 1
+            self.loader.load_sweep_config(self.master, list(overrides))
+
+    def check_all(self, jobs: Sequence[Sequence[str]]) -> None:
+        for overrides in jobs:
+            self.check(overrides)
+
+    # job configs for the inline launcher
+
+    def derive(self, overrides: Sequence[str]) -> Optional[DictConfig]:
+        """The config `load_sweep_config(master, overrides)` returns, or None (not derivable)."""
+        split = self.split(overrides)
+        if split is None:
+            return None
+        combo, values = split
+        cfg = copy.deepcopy(self.base(combo))
+        for override in values:
+            apply_value_override(cfg, override)
+        task = [self.parse(text) for text in overrides]
+        cfg.hydra.overrides.task = [str(o.input_line) for o in task]
+        with open_dict(cfg.hydra):
+            for key in cfg.hydra.job.env_copy:
+                cfg.hydra.job.env_set[key] = os.environ[key]
+        cfg.hydra.runtime.cwd = os.getcwd()
+        cfg.hydra.job.override_dirname = override_dirname(task, cfg)
+        OmegaConf.copy_cache(from_config=self.master, to_config=cfg)
+        return cfg
+
+    def job_config(self, overrides: Sequence[str]) -> DictConfig:
+        try:
+            cfg = self.derive(overrides)
+        except Exception as exc:  # Hydra composes it (and raises its own error)
+            log.debug("job %s is composed by Hydra: %r", list(overrides), exc)
+            cfg = None
+        if cfg is None:
+            self.stats["hydra_fallbacks"] += 1
+            cfg = self.loader.load_sweep_config(self.master, list(overrides))
+        return cfg
+
+
+_current: Optional[Composer] = None
+
+
+def composer_for(config_loader: Any, master: DictConfig) -> Composer:
+    """The composer of this multirun (shared by the sweeper and the inline launcher)."""
+    global _current
+    if _current is None or _current.master is not master or _current.loader is not config_loader:
+        _current = Composer(config_loader, master)
+    return _current
+
+
+# --- the sweep ----------------------------------------------------------------------------
+
+
+def run_sweep(sweeper: Any, arguments: List[str]) -> List[Sequence[JobReturn]]:
+    """`MLXPSweeper.sweep`: expand, write multirun.yaml, check every job, launch the batches."""
+    config, context, launcher = sweeper.config, sweeper.hydra_context, sweeper.launcher
+    assert config is not None and context is not None and launcher is not None
+    params = [f"{k}={v}" for k, v in (sweeper.params or {}).items()]
+    parser = OverridesParser.create(config_loader=context.config_loader)
+    jobs = expand(parser.parse_overrides([*params, *arguments]), type(sweeper).__name__)
+    todo = batches(jobs, sweeper.max_batch_size)
+
+    sweep_dir = Path(config.hydra.sweep.dir)
+    sweep_dir.mkdir(parents=True, exist_ok=True)
+    OmegaConf.save(config, sweep_dir / "multirun.yaml")
+
+    composer = composer_for(context.config_loader, config)
+    tic = time.perf_counter()
+    composer.check_all(jobs)  # every batch, before the first launch
+    log.debug("checked %d jobs in %.3f s (%d compositions, %d by Hydra)", len(jobs),
+              time.perf_counter() - tic, composer.stats["compositions"],
+              composer.stats["hydra_fallbacks"])
+
+    returns: List[Sequence[JobReturn]] = []
+    initial_job_idx = 0
+    for batch in todo:
+        results = launcher.launch(batch, initial_job_idx=initial_job_idx)
+        for result in results:
+            _ = result.return_value  # raises the error of a failed job
+        initial_job_idx += len(batch)
+        returns.append(results)
+    return returns
