@@ -56,18 +56,25 @@ def _spec(script: BatchScript, scheduler: Scheduler, k: int, report: str) -> Dic
     }
 
 
-def head_command(command: PythonCommand, scheduler: Scheduler, dry_run: bool) -> List[str]:
+def head_command(command: PythonCommand, scheduler: Scheduler, options: argparse.Namespace
+                 ) -> List[str]:
     """The command run here: the script's own, with this interpreter and the mlxp launcher."""
     target = ["-m", command.module] if command.module else [str(command.script)]
     args = [a for a in command.args if a not in _MULTIRUN]
     extra = [f"hydra/launcher=mlxp_{scheduler.name}"]
-    if dry_run:
+    if options.dry_run:
         extra.append("hydra.launcher.dry_run=true")
+    if options.array:
+        extra.append("hydra.launcher.array=true")
+    if options.max_running is not None:
+        extra.append(f"hydra.launcher.array_parallelism={options.max_running}")
+    if options.wait:
+        extra.append("hydra.launcher.wait=true")
     return [sys.executable, *command.interpreter_flags, *target, "--multirun", *args, *extra]
 
 
-def _run_command(script: BatchScript, scheduler: Scheduler, k: int, dry_run: bool,
-                 tmp: Path) -> List[Dict[str, Any]]:
+def _run_command(script: BatchScript, scheduler: Scheduler, k: int,
+                 options: argparse.Namespace, tmp: Path) -> List[Dict[str, Any]]:
     command = script.commands[k]
     if command.workdir is None:
         raise BatchScriptError(
@@ -78,7 +85,7 @@ def _run_command(script: BatchScript, scheduler: Scheduler, k: int, dry_run: boo
     spec_file = tmp / f"spec-{k}.json"
     spec_file.write_text(json.dumps(_spec(script, scheduler, k, str(report))))
     env = {**os.environ, SPEC_ENV: str(spec_file)}
-    argv = head_command(command, scheduler, dry_run)
+    argv = head_command(command, scheduler, options)
     print(f"mlxpsub: line {command.line}: {command.raw.strip()}", flush=True)
     proc = subprocess.run(argv, cwd=command.workdir, env=env, check=False)
     jobs: List[Dict[str, Any]] = json.loads(report.read_text()) if report.is_file() else []
@@ -94,7 +101,15 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("script", help="batch script with #SBATCH/#OAR/#PBS/#$/#MSUB/#BSUB lines")
     parser.add_argument("--dry-run", action="store_true",
                         help="render every job script into its run directory, submit nothing")
+    parser.add_argument("--array", action="store_true",
+                        help="submit each command's sweep as one job array")
+    parser.add_argument("--max-running", type=int, metavar="N",
+                        help="with --array: at most N tasks running at once")
+    parser.add_argument("--wait", action="store_true",
+                        help="wait until every job has ended; exit non-zero if one failed")
     args = parser.parse_args(argv)
+    if args.max_running is not None and (not args.array or args.max_running < 1):
+        parser.error("--max-running N needs --array and N >= 1")
     try:
         script = read_batch_script(args.script)
         scheduler = get_scheduler(script.scheduler)
@@ -109,7 +124,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     with tempfile.TemporaryDirectory(prefix="mlxpsub-") as tmp:
         for k in range(len(script.commands)):
             try:
-                jobs += _run_command(script, scheduler, k, args.dry_run, Path(tmp))
+                jobs += _run_command(script, scheduler, k, args, Path(tmp))
             except BatchScriptError as exc:
                 print(f"mlxpsub: error: {exc}", file=sys.stderr)
                 return 2

@@ -11,11 +11,13 @@ jobs are submitted by the unprivileged user `oartest`, with a virtualenv it can 
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import shutil
 import subprocess
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Set
@@ -197,8 +199,9 @@ def test_sweep_runs_every_point_as_a_job(site: Site) -> None:
 OAR_CANCEL_XFAIL = pytest.mark.xfail(
     strict=True, raises=AssertionError,
     reason="oardel SIGKILLs the job ~2 s later with no catchable signal before (see "
-           "scripts/schedulers/README.md): the run stays RUNNING; mlxp's OAR cancellation "
-           "handling is still to be decided")
+           "scripts/schedulers/README.md), so a job cannot record its own cancellation: the "
+           "run stays RUNNING unless a head waits for it (mlxpsub --wait / "
+           "hydra.launcher.wait=true, see test_oar_cancel_is_recorded_by_a_waiting_head)")
 
 
 @pytest.mark.parametrize("site", [_param("slurm"), _param("sge"),
@@ -234,3 +237,183 @@ def test_require_fails_under_ci_and_skips_elsewhere(monkeypatch: pytest.MonkeyPa
     start = r"MLXP_REQUIRE_SCHEDULERS is set: .* SCHEDULERS=sge bash scripts/schedulers/start-all"
     with pytest.raises(pytest.fail.Exception, match=start):
         require("sge")
+
+
+# --------------------------------------------------------------------------------------------
+# Arrays, wait mode, requeue
+# --------------------------------------------------------------------------------------------
+
+TERMINAL = ("COMPLETE", "FAILED", "INTERRUPTED")
+
+
+def _mlxpsub_with(site: Site, *options: str) -> subprocess.CompletedProcess[str]:
+    """`mlxpsub <options> job.sh` as the site's user."""
+    if site.name == "oar":
+        oarenv.give_to(site.app)
+        mlxpsub = str(oarenv.VENV / "bin" / "mlxpsub")
+        return oarenv.run_as_user([mlxpsub, *options, "job.sh"], cwd=site.app,
+                                  env=oarenv.user_env())
+    from realsched.apps import clean_env, mlxpsub_argv
+
+    return subprocess.run([*mlxpsub_argv(), *options, "job.sh"], cwd=site.app, env=clean_env(),
+                          capture_output=True, text=True, timeout=600, check=False,
+                          stdin=subprocess.DEVNULL)
+
+
+def _run_dirs(app: Path) -> List[Path]:
+    from realsched.apps import run_dir_paths
+
+    return run_dir_paths(app)
+
+
+@pytest.mark.parametrize("site", ALL, indirect=True)
+def test_array_sweep(site: Site) -> None:
+    """`mlxpsub --array`: one submission; every point in its own run dir, task id recorded."""
+    write_train_app(site.app)
+    write_batch_script(site.app, site.name, site.python_dir, [SWEEP])
+    proc = _mlxpsub_with(site, "--array")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "4 jobs submitted, 0 failed" in proc.stdout
+    run_dirs = _run_dirs(site.app)
+    array_ids = {str(info(d)["submit"]["job_id"]) for d in run_dirs}
+    assert len(run_dirs) == 4 and len(array_ids) == 1
+    site.job_ids += array_ids
+    metas = [wait_ended(d, timeout=JOBS_TIMEOUT_S) for d in run_dirs]
+    task_ids = set()
+    for run_dir, meta in zip(run_dirs, metas):
+        assert meta["status"] == "COMPLETE", describe(run_dir)
+        assert meta["scheduler"]["name"] == site.name
+        assert meta["scheduler"]["array_task_id"] is not None, meta["scheduler"]
+        task_ids.add(str(meta["scheduler"]["array_task_id"]))
+        assert STARTED in (run_dir / "log.stdout").read_text()
+        assert len((run_dir / "metrics/train.json").read_text().splitlines()) == NUM_EPOCH
+        assert "#" not in (run_dir / "script.sh").read_text().split("\n", 1)[1].split("cd ")[0]
+    assert len(task_ids) == 4
+    # the scheduler's own record of each task (OAR: each task has its own job id)
+    own_ids = {str(m["scheduler"]["job_id"]) for m in metas}
+    if site.name == "slurm":
+        (array_id,) = array_ids
+        own_ids = {f"{array_id}_{t}" for t in task_ids}
+    if site.name == "sge":
+        own_ids = set(array_ids)
+    ends = site.wait(own_ids)
+    assert all(end == ENDED_OK[site.name] for end in ends.values()), ends
+
+
+WAIT_APP = """
+print('SEED', ctx.config.seed, flush=True)
+if ctx.config.seed == 13:
+    raise RuntimeError('unlucky seed')
+return ctx.config.seed * 10
+"""
+
+
+@pytest.mark.parametrize("site", ALL, indirect=True)
+def test_wait_mode_returns_results_to_hydra(site: Site) -> None:
+    """`hydra.launcher.wait=true`: Hydra's sweeper gets each job's value or error back."""
+    from conftest import write_app
+
+    write_app(site.app, WAIT_APP)
+    plugin = site.app / "sweeper_plugin"
+    shutil.copytree(Path(__file__).parent / "helpers" / "sweeper_plugin", plugin)
+    argv = ["main.py", "seed=1,2,13", "hydra/sweeper=result_sweeper",
+            f"hydra/launcher=mlxp_{site.name}", "hydra.launcher.wait=true",
+            "hydra.launcher.poll_interval=1", "hydra.launcher.time=00:03:00"]
+    if site.name == "oar":
+        oarenv.give_to(site.app)
+        env = {**oarenv.user_env(), "PYTHONPATH": str(plugin)}
+        proc = oarenv.run_as_user([str(oarenv.VENV / "bin" / "python"), *argv], cwd=site.app,
+                                  env=env, timeout=600)
+    else:
+        from realsched.apps import clean_env
+
+        proc = subprocess.run([sys.executable, *argv], cwd=site.app,
+                              env=clean_env({"PYTHONPATH": str(plugin)}), capture_output=True,
+                              text=True, timeout=600, check=False, stdin=subprocess.DEVNULL)
+    site.job_ids += [str(info(d)["submit"]["job_id"]) for d in _run_dirs(site.app)]
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "RESULT seed=1 COMPLETED 10" in proc.stdout, proc.stdout
+    assert "RESULT seed=2 COMPLETED 20" in proc.stdout, proc.stdout
+    assert "RESULT seed=13 FAILED RuntimeError unlucky seed" in proc.stdout, proc.stdout
+    site.ended.update(site.job_ids)
+
+
+@pytest.mark.parametrize("site", [_param("oar")], indirect=True)
+def test_oar_cancel_is_recorded_by_a_waiting_head(site: Site) -> None:
+    """oardel gives the job no catchable signal; a head in wait mode records INTERRUPTED."""
+    write_long_app(site.app)
+    write_batch_script(site.app, site.name, site.python_dir, ["python main.py seed=1"])
+    oarenv.give_to(site.app)
+    env = oarenv.user_env()
+    variables = {**env, "PWD": str(site.app)}
+    head = subprocess.Popen(
+        schedulers.as_user(oarenv.OAR_USER, [
+            "env", "-i", *(f"{k}={v}" for k, v in variables.items()),
+            str(oarenv.VENV / "bin" / "mlxpsub"), "--wait", "job.sh"]),
+        cwd=site.app, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + JOBS_TIMEOUT_S
+        while time.monotonic() < deadline and not _run_dirs(site.app):
+            time.sleep(0.2)
+        (run_dir,) = _run_dirs(site.app)
+        wait_for_text(run_dir / "log.stdout", STARTED, timeout=JOBS_TIMEOUT_S)
+        job_id = str(info(run_dir)["submit"]["job_id"])
+        site.job_ids.append(job_id)
+        cancel("oar", job_id)
+        out, err = head.communicate(timeout=120)
+    finally:
+        if head.poll() is None:
+            head.kill()
+    assert head.returncode != 0, out + err
+    meta = info(run_dir)
+    assert meta["status"] == "INTERRUPTED", describe(run_dir)
+    assert "job deleted" in meta["signal"]
+    site.wait([job_id])
+
+
+RESUMABLE_APP = f"""
+try:
+    state = ctx.logger.load_checkpoint('last_ckpt')
+    print('RESUMED FROM', state['epoch'], flush=True)
+except FileNotFoundError:
+    state = {{'epoch': -1}}
+print('{STARTED}', flush=True)
+for epoch in range(state['epoch'] + 1, 8):
+    time.sleep(1)
+    ctx.logger.log_metrics({{'epoch': epoch}}, log_name='train')
+    ctx.logger.log_checkpoint({{'epoch': epoch}}, log_name='last_ckpt')
+"""
+
+
+@pytest.mark.parametrize("site", [_param("slurm")], indirect=True)
+def test_slurm_requeue_resumes_in_the_same_run_dir(site: Site) -> None:
+    """`scontrol requeue`: SIGTERM (INTERRUPTED), then the same job resumes from its checkpoint."""
+    from conftest import write_app
+
+    write_app(site.app, RESUMABLE_APP)
+    write_batch_script(site.app, site.name, site.python_dir,
+                       ["python main.py seed=1"])
+    ((run_dir, job_id),) = _submit(site, expected_jobs=1, commands=1).items()
+    metrics = run_dir / "metrics" / "train.json"
+    deadline = time.monotonic() + JOBS_TIMEOUT_S
+    while time.monotonic() < deadline and (
+            not metrics.exists() or len(metrics.read_text().splitlines()) < 2):
+        time.sleep(0.2)
+    assert schedulers.command(["scontrol", "requeue", job_id]).returncode == 0
+    first = wait_ended(run_dir, timeout=60)
+    assert first["status"] == "INTERRUPTED" and first["signal"] == "SIGTERM"
+    # Slurm holds a requeued job ~2 min before it is eligible again: release it now
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if schedulers.command(["scontrol", "update", f"JobId={job_id}",
+                               "StartTime=now"]).returncode == 0 and info(run_dir).get(
+                "attempt", 1) >= 2:
+            break
+        time.sleep(1)
+    ends = site.wait([job_id])
+    assert ends[job_id] == ENDED_OK["slurm"], ends
+    meta = wait_ended(run_dir, timeout=30)
+    assert meta["status"] == "COMPLETE" and meta["attempt"] == 2, describe(run_dir)
+    epochs = [json.loads(x)["epoch"] for x in metrics.read_text().splitlines()]
+    assert epochs[-1] == 7 and sorted(set(epochs)) == list(range(8)), epochs
+    assert "RESUMED FROM" in (run_dir / "log.stdout").read_text()

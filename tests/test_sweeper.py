@@ -233,18 +233,21 @@ EXPANSIONS = [
     ["x=1", "+new=[1,2],[3]", "msg='a,b',c"],
     ["~y", "x=1,2"],
     ["x=1,2", "db=mysql,postgresql", "+extra=one,two"],
-    ["x=sort(3,1,2)", "name=tag(t,a,b)"],
+    ["x=sort(3,1,2)", "name=tag(t,choice(a,b))"],
     ["x=sort(range(3),reverse=true)", "+m={a:1},{a:2}"],
     ["x=glob(*)"],
     ["x=range(0,5)", "hydra.sweeper.max_batch_size=2"],
     ["x=range(0,4)", "y=a,b", "hydra.sweeper.max_batch_size=3"],
     ["--config-name=params"],
     ["--config-name=params", "x=1,2", "+new=a,b"],
-    # errors: a sweep type the basic sweeper refuses, and jobs Hydra cannot compose
+]
+# a sweep type the basic sweeper refuses, and jobs Hydra cannot compose
+EXPANSION_ERRORS = [
     ["x=interval(0,1)"],
     ["db=mysql,nope"],
     ["x=1,oops", "model=typed", "model.units=1,abc"],
 ]
+EXPANSIONS += EXPANSION_ERRORS
 
 
 def _sweep(runner: Any, conf: Path, sweeper: str, launcher: str, args: List[str],
@@ -288,6 +291,7 @@ def test_same_jobs_order_numbers_batches_and_errors_as_basic_sweeper(
                                 tmp_path / "basic")
     ours, our_calls = _sweep(hydra_sweep_runner, conf_dir, "mlxp", "basic", args,
                              tmp_path / "ours")
+    assert isinstance(basic, Exception) == (args in EXPANSION_ERRORS), _summary(basic)
     assert _summary(ours) == _summary(basic)
     assert our_calls == basic_calls
     if isinstance(ours, Exception):
