@@ -31,6 +31,7 @@ from bench.harness import (
     BenchError,
     BenchResult,
     Setup,
+    cpu_pressure,
     machine_info,
     render_table,
     write_json,
@@ -118,6 +119,7 @@ def main(argv: Optional[List[str]] = None) -> int:
                 "interpreters": {"ours_and_hydra": str(interp.ours),
                                  "mlxp_1_0_5": str(interp.mlxp) if interp.mlxp else None}}
         results: List[BenchResult] = []
+        pressure_before = cpu_pressure()
         try:
             for name in names:
                 log.info("benchmark %s (load average %.2f)", name, os.getloadavg()[0])
@@ -138,8 +140,13 @@ def main(argv: Optional[List[str]] = None) -> int:
         table = render_table(results)
         loads = ", ".join(f"{r.name} {r.load_before[0]:.2f}->{r.load_after[0]:.2f}"
                           for r in results)
+        pressure_after = cpu_pressure()
+        pressure = ("" if pressure_before is None or pressure_after is None else
+                    f"; CPU pressure (PSI some, 60 s) {pressure_before:.0f}% before, "
+                    f"{pressure_after:.0f}% after")
         header = (f"mlxp-core benchmarks ({'quick smoke run' if args.quick else 'full run'}); "
-                  f"{os.cpu_count()} CPUs; load average (1 min) per benchmark: {loads}\n"
+                  f"{os.cpu_count()} CPUs; load average (1 min) per benchmark: {loads}"
+                  f"{pressure}\n"
                   f"ours + plain Hydra: {interp.ours}; MLXP 1.0.5: {interp.mlxp or 'not run'}; "
                   f"wall times: median [min, max] over interleaved rounds; ours/this = ratio "
                   f"of medians\n")

@@ -273,6 +273,17 @@ def render_table(results: Sequence[BenchResult]) -> str:
     return "\n".join(lines)
 
 
+def cpu_pressure() -> Optional[float]:
+    """Share of the last 60 s in which some runnable task waited for a CPU (Linux PSI), in %."""
+    try:
+        with open("/proc/pressure/cpu") as handle:
+            first = handle.readline().split()
+    except OSError:
+        return None
+    fields = dict(item.split("=", 1) for item in first[1:] if "=" in item)
+    return float(fields["avg60"]) if "avg60" in fields else None
+
+
 def machine_info() -> Dict[str, Any]:
     def git(*args: str) -> str:
         proc = subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True,
@@ -288,6 +299,7 @@ def machine_info() -> Dict[str, Any]:
         "git_commit": git("rev-parse", "HEAD"),
         "git_dirty": bool(git("status", "--porcelain", "--untracked-files=no")),
         "load_average": os.getloadavg(),
+        "cpu_pressure_avg60_percent": cpu_pressure(),
     }
 
 

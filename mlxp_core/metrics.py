@@ -13,8 +13,9 @@ import json
 import os
 import re
 import time
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Set
+from typing import Any, Dict, List, Set
 
 from mlxp_core.errors import LogNameError
 from mlxp_core.rundir import read_yaml, write_yaml_atomic
@@ -113,7 +114,7 @@ class MetricsWriter:
         stream = self._streams.get(log_name)
         if stream is None:
             stream = self._open(log_name)
-        if not isinstance(metrics, Mapping):
+        if type(metrics) is not dict and not isinstance(metrics, Mapping):
             raise TypeError(
                 f"log_metrics({log_name!r}) expects a dict of metrics, got {type(metrics).__name__}"
             )

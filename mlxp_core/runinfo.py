@@ -77,7 +77,14 @@ def code_dir() -> str:
     return str(Path(path).resolve().parent) if path else os.getcwd()
 
 
+# a job of any supported scheduler has one of these set (checked before importing them all)
+_JOB_VARIABLES = ("SLURM_JOB_ID", "SLURM_JOBID", "OAR_JOB_ID", "OAR_JOBID", "PBS_JOBID",
+                  "JOB_ID", "LSB_JOBID", "MOAB_JOBID")
+
+
 def scheduler_from_env(environ: Mapping[str, str]) -> Optional[Dict[str, Any]]:
+    if not any(name in environ for name in _JOB_VARIABLES):
+        return None
     from mlxp_core.schedulers import job_id_from_env
 
     return job_id_from_env(environ)
