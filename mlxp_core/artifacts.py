@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import IO, Any, Callable, Dict, Optional
 
 from mlxp_core.errors import ArtifactError
+from mlxp_core.rundir import file_mode
 
 
 @dataclass(frozen=True)
@@ -147,6 +148,7 @@ def save_atomic(kind: ArtifactType, obj: Any, final: Path) -> None:
     """Save `obj` to `final` via a temporary file in the same directory, then rename."""
     final.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent)
+    os.fchmod(fd, file_mode())
     try:
         if kind.writes_to_file_object:
             with os.fdopen(fd, "wb") as handle:

@@ -9,6 +9,7 @@ never handed out again, even after the newest run directory has been deleted.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import tempfile
 from pathlib import Path
@@ -30,10 +31,19 @@ _Dumper: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
+@functools.lru_cache(maxsize=1)
+def file_mode() -> int:
+    """The mode of a new file under the process's umask (mkstemp alone gives 0600)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
 def write_bytes_atomic(path: Path, data: bytes) -> None:
     """Write `data` to `path` through a temporary file and `os.replace`."""
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, file_mode())  # colleagues' Readers must be able to read the logs
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
         os.replace(tmp, path)

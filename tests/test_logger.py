@@ -152,3 +152,18 @@ def test_resumed_writer_truncates_a_partial_last_line(tmp_path: Path) -> None:
     second.log_metrics({"a": 3}, "train")
     second.close()
     assert (path / "metrics/train.json").read_text() == '{"a": 1}\n{"a": 3}\n'
+
+
+def test_files_are_readable_by_others(tmp_path: Path) -> None:
+    import os
+    import stat
+
+    log_id, path = allocate(tmp_path / "logs")
+    logger = Logger(path, log_id)
+    logger.log_metrics({"a": 1}, "train")
+    logger.log_checkpoint({"e": 1}, "last_ckpt")
+    logger.close()
+    for rel in ["metrics/train.json", "metrics/.keys/metrics.yaml",
+                "artifacts/pickle/last_ckpt.pkl"]:
+        mode = stat.S_IMODE(os.stat(path / rel).st_mode)
+        assert mode & stat.S_IROTH, (rel, oct(mode))

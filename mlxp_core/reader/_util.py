@@ -73,11 +73,11 @@ def nullable_dtypes(frame: pd.DataFrame, columns: Mapping[str, Sequence[Any]]) -
     for name, dtype in frame.dtypes.items():
         kind = getattr(dtype, "kind", "")
         if kind == "f" and frame[name].hasnans:
-            present = [v for v in columns[name] if v is not None]
-            if present and all(type(v) is int for v in present):
+            types = set(map(type, columns[name]))
+            if types == {int, type(None)}:
                 out[str(name)] = "Int64"
         elif kind == "O":
-            present = [v for v in columns[name] if v is not None]
-            if present and all(type(v) is bool for v in present):
+            types = set(map(type, columns[name]))
+            if types == {bool, type(None)}:
                 out[str(name)] = "boolean"
     return out

@@ -4,16 +4,16 @@ The index is columnar: ``ids`` (sorted log ids) and, for each flattened key, a l
 aligned with ``ids`` (None where a run lacks the key). Runs share a few *schemas* (the
 ordered tuple of their keys), which tells a null value from an absent key.
 
-Refresh rule (docs/reader.md, "Caching"): one ``scandir`` of ``parent_log``, then per run:
+Refresh rule (docs/reader.md, "Caching"): one ``listdir`` of ``parent_log``, then per run:
 
 * not in the cache, or *racy* (read within RACY_WINDOW_NS of a change) -> read it;
-* status in scan.TERMINAL -> compare the run directory's inode and the mtime of
-  ``metadata/`` (one stat). The launcher rewrites ``info.yaml`` (and ``config.yaml``)
-  by ``os.replace``, which changes ``metadata/``'s mtime; a finished run only changes again
-  when it is resumed, which rewrites ``info.yaml`` first;
+* status in scan.TERMINAL -> compare the inode and the mtime of ``metadata/`` (one stat).
+  The launcher rewrites ``info.yaml`` (and ``config.yaml``) by ``os.replace``, which
+  changes ``metadata/``'s mtime; a finished run only changes again when it is resumed,
+  which rewrites ``info.yaml`` first; a replaced run directory has a new ``metadata/``;
 * any other status (RUNNING, SUBMITTED, unknown) or ``deep=True`` -> the full signature
   (scan.signature: every file and directory the record was read from), compared through
-  its hash (the index keeps [inode, metadata/ mtime, hash of the signature] per run);
+  its hash (the index keeps [metadata/ inode, its mtime, hash of the signature] per run);
 * a run directory that is gone is dropped.
 """
 
@@ -33,7 +33,7 @@ from mlxp_core.reader import scan
 log = logging.getLogger("mlxp.reader")
 
 FORMAT = "mlxp-reader-index"
-VERSION = 2
+VERSION = 3
 # A record read less than this long after the newest mtime it depends on is re-read on the
 # next refresh: a change made within the same timestamp tick as our read would otherwise
 # leave the same mtime (and size) behind. 2 s covers coarse timestamps and small clock skew
@@ -42,8 +42,8 @@ RACY_WINDOW_NS = 2_000_000_000
 
 
 def validity(sig: list[int]) -> list[int]:
-    """What the index keeps of a signature: [inode, metadata/ mtime, hash of all of it]."""
-    return [sig[0], sig[scan.META_MTIME] if len(sig) > 1 else -1, hash(tuple(sig))]
+    """What the index keeps of a signature: [metadata/ inode, its mtime, hash of all of it]."""
+    return [sig[0], sig[scan.META_MTIME], hash(tuple(sig))]
 
 
 @dataclass
@@ -214,21 +214,12 @@ def save_cache(index: Index, path: str) -> None:
 # -- scanning ----------------------------------------------------------------------------------
 
 
-def list_runs(parent: str) -> list[tuple[int, int]]:
-    """(log_id, inode) of every run directory of ``parent`` (names: positive integers)."""
-    out = []
-    with os.scandir(parent) as it:
-        for entry in it:
-            name = entry.name
-            if name.isdigit() and name[0] != "0" and name.isascii():
-                try:
-                    if not entry.is_dir():
-                        continue
-                except OSError:
-                    continue
-                out.append((int(name), entry.inode()))
-    out.sort()
-    return out
+def list_runs(parent: str) -> list[int]:
+    """The log ids of ``parent``: entries named by a positive integer, sorted (one listdir;
+    entries that are not directories are dropped when they are read)."""
+    ids = [int(n) for n in os.listdir(parent) if n.isdigit() and n[0] != "0" and n.isascii()]
+    ids.sort()
+    return ids
 
 
 def refresh(old: Optional[Index], parent: str, stats: dict[str, Any],
@@ -245,26 +236,32 @@ def refresh(old: Optional[Index], parent: str, stats: dict[str, Any],
     sigs, racy_before, terminal, stat = old.sigs, old.racy, scan.TERMINAL, os.stat
     fresh: dict[int, scan.Record] = {}
     racy: set[int] = set()
+    gone: set[int] = set()  # entries that turned out not to be directories
     n_stat = n_full = 0
-    for log_id, ino in listing:
+    for log_id in listing:
         run_dir = f"{parent}{os.sep}{log_id}"
         pos = old_pos.get(log_id)
-        if pos is not None and log_id not in racy_before and sigs[pos][0] == ino:
+        if pos is not None and log_id not in racy_before:
+            sig = sigs[pos]
             if not deep and status[pos] in terminal:
                 n_stat += 1
                 try:
-                    if stat(run_dir + "/metadata").st_mtime_ns == sigs[pos][1]:
+                    st = stat(run_dir + "/metadata")
+                    if st.st_mtime_ns == sig[1] and st.st_ino == sig[0]:
                         continue
                 except OSError:
                     pass
             else:
                 n_full += 1
                 try:
-                    if hash(tuple(scan.signature(run_dir, ino))) == sigs[pos][2]:
+                    if hash(tuple(scan.signature(run_dir))) == sig[2]:
                         continue
                 except OSError:
                     pass
-        rec = scan.read_run(run_dir, log_id, ino)
+        rec = scan.read_run(run_dir, log_id)
+        if rec is None:
+            gone.add(log_id)
+            continue
         stats["runs_read"] += 1
         stats["yaml_files_parsed"] += rec.yaml_parsed
         fresh[log_id] = rec
@@ -272,7 +269,7 @@ def refresh(old: Optional[Index], parent: str, stats: dict[str, Any],
             racy.add(log_id)
     stats["runs_stat_checked"] += n_stat
     stats["runs_fully_checked"] += n_full
-    listed = [log_id for log_id, _ in listing]
+    listed = [log_id for log_id in listing if log_id not in gone] if gone else listing
     if not fresh and listed == old.ids:
         return old, False
     return _rebuild(old, old_pos, listed, fresh, racy), True

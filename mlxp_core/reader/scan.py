@@ -2,12 +2,13 @@
 
 A record holds the run's flattened ``config.*`` and ``info.*`` values, its metric log names
 and keys, its artifacts, the problems met while reading it, and a *signature*: the inode of
-the run directory and the modification times (ns) and sizes of what was read, taken
-before reading, so that a later change always shows up as a different signature.
+``metadata/`` (a run directory replaced by another one has another) and the modification
+times (ns) and sizes of what was read, taken before reading, so that a later change always
+shows up as a different signature.
 
 Signature layout (-1 where a file or directory does not exist)::
 
-    [run dir inode, metadata/ mtime, info.yaml mtime, info.yaml size,
+    [metadata/ inode, metadata/ mtime, info.yaml mtime, info.yaml size,
      config.yaml mtime, config.yaml size, metrics/ mtime,
      metrics/.keys/metrics.yaml mtime, metrics/.keys/metrics.yaml size,
      artifacts/ mtime, then the mtime of each directory under artifacts/ (sorted walk)]
@@ -114,12 +115,20 @@ def _artifact_dirs(root: str) -> tuple[list[int], list[list[str]]]:
     return mtimes, found
 
 
-def signature(run_dir: str, ino: int) -> list[int]:
+def _ino_mtime(path: str) -> tuple[int, int]:
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return -1, -1
+    return st.st_ino, st.st_mtime_ns
+
+
+def signature(run_dir: str) -> list[int]:
     """The current signature of a run directory, from stat calls only (no reading)."""
     meta = run_dir + "/metadata/"
     metrics = run_dir + "/metrics"
     artifacts = run_dir + "/artifacts"
-    sig = [ino, _mtime(meta), *_stat2(meta + "info.yaml"), *_stat2(meta + "config.yaml"),
+    sig = [*_ino_mtime(meta), *_stat2(meta + "info.yaml"), *_stat2(meta + "config.yaml"),
            _mtime(metrics), *_stat2(metrics + "/.keys/metrics.yaml"), _mtime(artifacts)]
     if sig[-1] != -1:
         sig.extend(_artifact_dirs(artifacts)[0])
@@ -178,8 +187,10 @@ def _metric_files(metrics_dir: str) -> list[str]:
                   if e.name.endswith(".json") and not e.name.startswith("."))
 
 
-def read_run(run_dir: str, log_id: int, ino: int) -> Record:
+def read_run(run_dir: str, log_id: int) -> Optional[Record]:
     """Read one run directory; never raises for a bad run (problems are recorded).
+
+    None when ``run_dir`` is not a directory (a file with a number for a name).
 
     Metric log names come from ``metrics/.keys/metrics.yaml``; ``metrics/`` itself is listed
     only when that file is missing or unreadable, or the run is not finished.
@@ -191,7 +202,14 @@ def read_run(run_dir: str, log_id: int, ino: int) -> Record:
     artifacts = run_dir + "/artifacts"
     parsed = 0
     try:
-        meta_mtime = _mtime(meta)
+        meta_ino, meta_mtime = _ino_mtime(meta)
+    except OSError:
+        if not os.path.isdir(run_dir):
+            return None
+        meta_ino, meta_mtime = -2, -2  # raised again and reported below
+    try:
+        if meta_ino == -2:
+            os.stat(meta)
         info_raw, info_m, info_s = _read(meta + "info.yaml")
         config_raw, config_m, config_s = _read(meta + "config.yaml")
         metrics_mtime = _mtime(metrics_dir)
@@ -209,8 +227,8 @@ def read_run(run_dir: str, log_id: int, ino: int) -> Record:
         what = "the run directory" if where == "." else "it"
         problems.append((where.replace(os.sep, "/").rstrip("/"),
                          f"cannot read {what}: {exc.strerror or exc}", "warning"))
-        return Record({}, None, None, problems, [ino, -2], 0, -1, unreadable=True)
-    sig = [ino, meta_mtime, info_m, info_s, config_m, config_s, metrics_mtime, keys_m, keys_s,
+        return Record({}, None, None, problems, [-2, -2], 0, -1, unreadable=True)
+    sig = [meta_ino, meta_mtime, info_m, info_s, config_m, config_s, metrics_mtime, keys_m, keys_s,
            artifacts_mtime, *art_mtimes]
 
     if info_raw is None:
