@@ -172,8 +172,18 @@ def _write_metadata(run: Run, config: DictConfig, config_dir: Optional[Path]) ->
     meta = run.log_dir / "metadata"
     rundir.write_yaml_atomic(meta / "config.yaml", user_config)
     rundir.write_yaml_atomic(meta / "mlxp.yaml", run.settings)
-    rundir.write_yaml_atomic(meta / "info.yaml", info)
     run.info = info
+    _write_info(run)
+
+
+def _write_info(run: Run) -> None:
+    """Write info.yaml, keeping what the head recorded meanwhile (the scheduler's job id)."""
+    assert run.log_dir is not None
+    with rundir.info_lock(run.log_dir):
+        submitted = rundir.read_info(run.log_dir).get("submit")
+        if isinstance(submitted, dict):
+            run.info["submit"] = {**(run.info.get("submit") or {}), **submitted}
+        rundir.write_yaml_atomic(run.log_dir / "metadata" / "info.yaml", run.info)
 
 
 def _seed(ref: str, config: DictConfig) -> None:
@@ -257,7 +267,7 @@ def finish(error: Optional[BaseException] = None, status: Optional[str] = None,
                 run.info["error"] = _error_record(error)
             if signal_name:
                 run.info["signal"] = signal_name
-            rundir.write_yaml_atomic(run.log_dir / "metadata" / "info.yaml", run.info)
+            _write_info(run)
         _finished.append({
             "log_id": run.log_id,
             "log_dir": str(run.log_dir) if run.log_dir else None,

@@ -133,6 +133,34 @@ def adopt(parent: Path, log_id: int) -> Tuple[Path, bool]:
     return path, existed
 
 
+@contextlib.contextmanager
+def info_lock(run_dir: Path) -> Iterator[None]:
+    """Serialise read-modify-write of `metadata/info.yaml` between the head and the job.
+
+    The head records the scheduler's job id after submitting, possibly while the job already
+    runs; the job keeps what the head wrote and the head never overwrites the job's status.
+    """
+    with open(run_dir / "metadata" / ".info.lock", "a+b") as lock:
+        if fcntl is not None:
+            with contextlib.suppress(OSError):
+                fcntl.lockf(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            if fcntl is not None:
+                with contextlib.suppress(OSError):
+                    fcntl.lockf(lock, fcntl.LOCK_UN)
+
+
+def read_info(run_dir: Path) -> dict:
+    path = run_dir / "metadata" / "info.yaml"
+    try:
+        data = read_yaml(path)
+    except (OSError, yaml.YAMLError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
 def make_layout(run_dir: Path) -> None:
     for name in SUBDIRS:
         (run_dir / name).mkdir(exist_ok=True)

@@ -210,10 +210,17 @@ def prepare(plan: Plan, job: Job, array_task: bool = False) -> None:
 
 
 def _record(job: Job, status: str, **submit: Any) -> None:
+    """Record the submission's outcome without overwriting a job that already started."""
     assert job.run_dir is not None
-    job.info["status"] = status
-    job.info["submit"].update(submit)
-    rundir.write_yaml_atomic(job.run_dir / "metadata" / "info.yaml", job.info)
+    with rundir.info_lock(job.run_dir):
+        current = rundir.read_info(job.run_dir)
+        if current.get("status") not in (None, runinfo.SUBMITTED, DRY_RUN):
+            job.info = current  # the job runs already: add to its record, keep its status
+            job.info.setdefault("submit", {})
+        else:
+            job.info["status"] = status
+        job.info["submit"].update(submit)
+        rundir.write_yaml_atomic(job.run_dir / "metadata" / "info.yaml", job.info)
 
 
 def submit_job(plan: Plan, job: Job) -> None:
