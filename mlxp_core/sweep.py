@@ -31,6 +31,7 @@ import copy
 import itertools
 import logging
 import os
+import pickle
 import re
 import time
 from pathlib import Path
@@ -194,6 +195,7 @@ class Composer:
         self._parsed: Dict[str, Override] = {}
         self._groups: Dict[str, FrozenSet[str]] = {}
         self._bases: Dict[Combo, DictConfig] = {}
+        self._snapshots: Dict[Combo, Optional[bytes]] = {}
         self._checked: Set[Tuple[Combo, Tuple[str, ...]]] = set()
         self.stats = {"compositions": 0, "hydra_fallbacks": 0}
 
@@ -290,7 +292,7 @@ class Composer:
         if split is None:
             return None
         combo, values = split
-        cfg = copy.deepcopy(self.base(combo))
+        cfg = self._fresh_copy(combo)
         for override in values:
             apply_value_override(cfg, override)
         task = [self.parse(text) for text in overrides]
@@ -302,6 +304,21 @@ class Composer:
         cfg.hydra.job.override_dirname = override_dirname(task, cfg)
         OmegaConf.copy_cache(from_config=self.master, to_config=cfg)
         return cfg
+
+    def _fresh_copy(self, combo: Combo) -> DictConfig:
+        """A deep copy of the combination's config (unpickling is ~4x faster than deepcopy)."""
+        base = self.base(combo)
+        if combo not in self._snapshots:
+            try:
+                self._snapshots[combo] = pickle.dumps(base, protocol=pickle.HIGHEST_PROTOCOL)
+            except Exception:  # a value or type that cannot be pickled (a local class ...)
+                self._snapshots[combo] = None
+        snapshot = self._snapshots[combo]
+        if snapshot is not None:
+            cfg = pickle.loads(snapshot)
+            assert isinstance(cfg, DictConfig)
+            return cfg
+        return copy.deepcopy(base)
 
     def job_config(self, overrides: Sequence[str]) -> DictConfig:
         try:

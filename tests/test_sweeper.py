@@ -33,6 +33,9 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 from mlxp_core.plugin_defaults import mlxp_plugin_defaults
 from mlxp_core.sweep import Composer, expand
 
+# Hydra's global state (version base, config store) is restored after every test
+pytestmark = pytest.mark.usefixtures("hydra_restore_singletons")
+
 # --- a config tree with groups, packages, a structured config and interpolations ----------
 
 FILES = {
@@ -172,6 +175,27 @@ def test_derived_config_equals_load_sweep_config(conf_dir: Path, args: List[str]
             assert split is not None
             combos.add(split[0])
         assert composer.stats["compositions"] == len(combos)
+
+
+def test_derived_config_of_an_unpicklable_config_is_a_deep_copy(
+        conf_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    @dataclass
+    class LocalModel:  # a local class cannot be pickled: the composer deep-copies instead
+        units: int = 1
+
+    ConfigStore.instance().store(group="model", name="local", node=LocalModel)
+    monkeypatch.chdir(conf_dir.parent)
+    with initialize_config_dir(config_dir=str(conf_dir), version_base="1.3"):
+        loader, master, jobs = _jobs_and_composer(conf_dir, ["model=local", "model.units=1,2"])
+        composer = Composer(loader, master)
+        for job in jobs:
+            derived = composer.derive(job)
+            assert derived is not None
+            expected = loader.load_sweep_config(master, job)
+            assert OmegaConf.to_container(derived, resolve=False) == OmegaConf.to_container(
+                expected, resolve=False)
+            assert _node_shape(derived) == _node_shape(expected)
+        assert list(composer._snapshots.values()) == [None]
 
 
 # --- 2. a job Hydra cannot compose fails with Hydra's error, every other one passes --------
@@ -335,6 +359,15 @@ def test_inline_launcher_jobs_equal_basic_launcher_jobs(
 # --- 5. Hydra's own suites ------------------------------------------------------------------
 
 
+def test_discovery() -> None:
+    from hydra.core.plugins import Plugins
+    from hydra.plugins.launcher import Launcher
+    from hydra.plugins.sweeper import Sweeper
+
+    assert "InlineLauncher" in [x.__name__ for x in Plugins.instance().discover(Launcher)]
+    assert "MLXPSweeper" in [x.__name__ for x in Plugins.instance().discover(Sweeper)]
+
+
 @pytest.mark.parametrize("launcher_name, overrides", [
     ("mlxp_inline", []),
     ("mlxp_inline", ["hydra/sweeper=mlxp"]),
@@ -445,7 +478,7 @@ BAD_POINTS = {
                                "Could not find 'db/nope'"),
     "unknown_key_100th": (["model=" + ",".join([*(f"{{units:{i}}}" for i in HUNDRED),
                                                 "{bogus:1}"])],
-                          "Error merging override model={bogus:1}"),
+                          "Key 'bogus' not in 'Typed'"),
 }
 
 
