@@ -13,7 +13,7 @@ import shlex
 from pathlib import Path
 from typing import List
 
-from mlxp_core import rundir, runinfo
+from mlxp_core import rundir
 from mlxp_core.errors import UsageAbort
 from mlxp_core.render import JobSpec, render_array_script, render_local_script
 from mlxp_core.schedulers import Scheduler
@@ -82,7 +82,7 @@ def write_array_script(scheduler: Scheduler, template: JobSpec, run_dirs: List[P
     return path
 
 
-def submitted_info(job_id: str | None, first: int, k: int, script: Path) -> dict:
-    """The `submit` record of task `k` of an array."""
+def submitted_info(job_id: str | None, first: int, k: int, script: Path, when: str) -> dict:
+    """The `submit` record of task `k` of an array submitted at `when`."""
     return {"job_id": job_id, "array_task_index": first + k, "array_script": str(script),
-            "submit_time": runinfo.iso(runinfo.now())}
+            "submit_time": when}

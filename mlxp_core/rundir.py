@@ -13,7 +13,7 @@ import functools
 import os
 import tempfile
 from pathlib import Path
-from typing import Any, Iterator, Tuple
+from typing import Any, Iterator, List, Tuple
 
 import yaml
 
@@ -102,18 +102,25 @@ def _read_counter(state: Path, parent: Path) -> int:
 
 def allocate(parent: Path) -> Tuple[int, Path]:
     """Create a new run directory `<parent>/<id>` with a never-used id; return (id, path)."""
+    return allocate_many(parent, 1)[0]
+
+
+def allocate_many(parent: Path, count: int) -> List[Tuple[int, Path]]:
+    """Create `count` new run directories under one lock (a launcher's whole batch)."""
     parent.mkdir(parents=True, exist_ok=True)
+    out: List[Tuple[int, Path]] = []
     with _locked(parent) as state:
-        log_id = _read_counter(state, parent) + 1
-        while True:
+        log_id = _read_counter(state, parent)
+        while len(out) < count:
+            log_id += 1
             path = parent / str(log_id)
             try:
                 path.mkdir()
-                break
             except FileExistsError:
-                log_id += 1
+                continue
+            out.append((log_id, path))
         write_text_atomic(state / COUNTER_FILE, f"{log_id}\n")
-    return log_id, path
+    return out
 
 
 def adopt(parent: Path, log_id: int) -> Tuple[Path, bool]:

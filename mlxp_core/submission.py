@@ -12,7 +12,7 @@ import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from hydra.core.utils import JobReturn, JobStatus
 from omegaconf import DictConfig, OmegaConf
@@ -62,6 +62,7 @@ class Plan:
     python: str
     workdir: str
     decorated: bool  # started through @mlxp.launch (mlxp's Hydra defaults are in place)
+    settings_cache: Dict[Tuple[str, ...], Dict[str, Any]] = field(default_factory=dict)
 
 
 def _params(launcher: Any) -> Dict[str, Any]:
@@ -109,19 +110,30 @@ def make_plan(launcher: Any) -> Plan:
     )
 
 
+def _mlxp_items(overrides: Sequence[str]) -> Tuple[str, ...]:
+    return tuple(o for o in overrides
+                 if "=" in o and o.lstrip("+~").split("=", 1)[0].startswith("mlxp."))
+
+
 def _job_settings(plan: Plan, overrides: Sequence[str]) -> Dict[str, Any]:
     """mlxp settings of one job: mlxp.yaml, the head's mlxp overrides, this job's ones."""
+    items = _mlxp_items(overrides)
+    if items not in plan.settings_cache:
+        plan.settings_cache[items] = _compute_settings(plan, items)
+    return plan.settings_cache[items]
+
+
+def _compute_settings(plan: Plan, items: Sequence[str]) -> Dict[str, Any]:
     merged: Dict[str, Any] = mlxp_overrides(plan.config) or {}
     import yaml
 
-    for item in overrides:
+    for item in items:
         key = item.lstrip("+~").split("=", 1)[0]
-        if key.startswith("mlxp.") and "=" in item:
-            node = merged
-            parts = key.split(".")[1:]
-            for part in parts[:-1]:
-                node = node.setdefault(part, {})
-            node[parts[-1]] = yaml.safe_load(item.split("=", 1)[1])
+        node = merged
+        parts = key.split(".")[1:]
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+        node[parts[-1]] = yaml.safe_load(item.split("=", 1)[1])
     return effective_settings(primary_config_dir(plan.config), merged)
 
 
@@ -178,14 +190,25 @@ def _validate(plan: Plan) -> None:
             raise UsageAbort(str(exc)) from None
 
 
+def allocate(plan: Plan, jobs: Sequence[Job]) -> None:
+    """Give every job its run directory: one lock per parent log directory."""
+    by_parent: Dict[Path, List[Job]] = {}
+    for job in jobs:
+        parent = resolve_parent_log(_job_settings(plan, job.overrides), Path(plan.workdir))
+        by_parent.setdefault(parent, []).append(job)
+    for parent, group in by_parent.items():
+        for job, (log_id, path) in zip(group, rundir.allocate_many(parent, len(group))):
+            job.log_id, job.run_dir = log_id, path
+
+
 def prepare(plan: Plan, job: Job, array_task: bool = False) -> None:
-    """Allocate the run directory and write `script.sh` and a first `info.yaml`.
+    """Write `script.sh` and a first `info.yaml` into the job's new run directory.
 
     An array task's `script.sh` has no directives: the array script carries them.
     """
-    settings = _job_settings(plan, job.overrides)
-    parent = resolve_parent_log(settings, Path(plan.workdir))
-    job.log_id, job.run_dir = rundir.allocate(parent)
+    if job.run_dir is None:
+        allocate(plan, [job])
+    assert job.run_dir is not None
     (job.run_dir / "metadata").mkdir()
     job.spec = _spec(plan, job)
     script = job.run_dir / SCRIPT
@@ -213,7 +236,10 @@ def _record(job: Job, status: str, **submit: Any) -> None:
     """Record the submission's outcome without overwriting a job that already started."""
     assert job.run_dir is not None
     with rundir.info_lock(job.run_dir):
-        current = rundir.read_info(job.run_dir)
+        # the job writes its config.yaml before it first takes this lock: until then the
+        # head's own record is current and need not be read back
+        started = (job.run_dir / "metadata" / "config.yaml").exists()
+        current = rundir.read_info(job.run_dir) if started else {}
         if current.get("status") not in (None, runinfo.SUBMITTED, DRY_RUN):
             job.info = current  # the job runs already: add to its record, keep its status
             job.info.setdefault("submit", {})
@@ -315,6 +341,7 @@ def launch(launcher: Any, job_overrides: Sequence[Sequence[str]],
 
 
 def _submit_each(plan: Plan, jobs: List[Job]) -> None:
+    allocate(plan, jobs)
     bar = _progress(len(jobs))
     for job in jobs:
         prepare(plan, job)
@@ -330,6 +357,7 @@ def _submit_array(plan: Plan, jobs: List[Job]) -> None:
     """All points as one array submission; each keeps its own run directory."""
     assert plan.scheduler is not None
     first, _ = arrays.task_range(plan.scheduler, len(jobs))
+    allocate(plan, jobs)
     for job in jobs:
         prepare(plan, job, array_task=True)
     run_dirs = [j.run_dir for j in jobs if j.run_dir is not None]
@@ -347,6 +375,8 @@ def _submit_array(plan: Plan, jobs: List[Job]) -> None:
             job.error = str(exc)
             _record(job, runinfo.SUBMIT_FAILED, error=job.error, array_script=str(script))
         return
+    when = runinfo.iso(runinfo.now())
     for k, job in enumerate(jobs):
         job.job_id = array_id
-        _record(job, runinfo.SUBMITTED, **arrays.submitted_info(array_id, first, k, script))
+        _record(job, runinfo.SUBMITTED,
+                **arrays.submitted_info(array_id, first, k, script, when))
