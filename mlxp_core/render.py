@@ -244,8 +244,10 @@ def _body_lines(job: JobSpec) -> list[str]:
     if not isinstance(job.workdir, str) or not os.path.isabs(job.workdir):
         raise JobSpecError(f"workdir must be an absolute path, got {job.workdir!r}")
     _no_newline("workdir", job.workdir)
-    lines = [*job.setup, *_exports(job.env), f"cd {shlex.quote(job.workdir)}",
-             _command(job.command)]
+    # bash waits for the command on SIGTERM/SIGUSR2 (cancel, walltime, SGE's notice), so the
+    # command can record the interruption before the scheduler tears the job down
+    lines = [*job.setup, *_exports(job.env), "trap : TERM USR2",
+             f"cd {shlex.quote(job.workdir)}", _command(job.command)]
     if job.teardown:
         lines += ["mlxp_status=$?", *job.teardown, 'exit "$mlxp_status"']
     return lines

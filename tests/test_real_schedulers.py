@@ -402,8 +402,13 @@ def test_slurm_requeue_resumes_in_the_same_run_dir(site: Site) -> None:
     assert schedulers.command(["scontrol", "requeue", job_id]).returncode == 0
     first = wait_ended(run_dir, timeout=60)
     assert first["status"] == "INTERRUPTED" and first["signal"] == "SIGTERM"
-    # Slurm holds a requeued job ~2 min before it is eligible again: release it now
+    # Slurm holds a requeued job ~2 min before it is eligible again: release it now, but only
+    # once the killed attempt is gone (slurmd refuses "Job already killed" and fails the job)
     deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and "JobState=PENDING" not in schedulers.command(
+            ["scontrol", "show", "job", job_id]).stdout:
+        time.sleep(0.5)
+    time.sleep(3)
     while time.monotonic() < deadline:
         if schedulers.command(["scontrol", "update", f"JobId={job_id}",
                                "StartTime=now"]).returncode == 0 and info(run_dir).get(

@@ -108,6 +108,7 @@ def test_oar_example_exact() -> None:
         "#OAR -t besteffort\n"
         "#OAR -t idempotent\n"
         "\n"
+        "trap : TERM USR2\n"  # what the job needs beyond the shape
         "cd /abs/path/workdir\n"
         "python main.py optimizer.lr=10. seed=1\n"
     )

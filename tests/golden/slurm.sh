@@ -12,6 +12,7 @@
 module load python/3.11
 source /abs/path/venv/bin/activate
 export MLXP_NOTE='it'"'"'s $HOME'
+trap : TERM USR2
 cd /abs/path/workdir
 python main.py optimizer.lr=10. 'msg='"'"'a b $HOME `x` ; *'"'"'' 'quote="double" \back' 'text=line1
 line2' 'glob=*.py' empty= '' 'semi=a;b&&c|d>e<f' 'unicode=été'
