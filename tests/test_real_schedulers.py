@@ -221,7 +221,11 @@ def test_cancelling_a_running_job_ends_interrupted(site: Site) -> None:
         assert meta.get("signal") == expected_signal, meta
     else:
         assert meta.get("signal"), meta
-    assert state.startswith(CANCELLED_STATE[site.name]), (state, code)
+    if site.name == "sge" and state == "DONE":
+        # the job recorded INTERRUPTED and exited 128+SIGUSR2 before the notify-time SIGKILL
+        assert code == "140", (state, code)
+    else:
+        assert state.startswith(CANCELLED_STATE[site.name]), (state, code)
     assert "end_time" in meta and meta["duration_s"] > 0
     assert info(run_dir)["scheduler"]["job_id"] == job_id
 
