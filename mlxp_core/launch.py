@@ -15,7 +15,7 @@ import logging
 import os
 import sys
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, List, Optional
 
 import hydra
 from omegaconf import DictConfig, OmegaConf, open_dict
@@ -25,7 +25,12 @@ from mlxp_core.cli_args import Args, split_args
 from mlxp_core.context import Context
 from mlxp_core.errors import MLXPError, UsageAbort
 from mlxp_core.plugin_defaults import mlxp_plugin_defaults
-from mlxp_core.settings import effective_settings, load_yaml_file, resolve_parent_log
+from mlxp_core.settings import (
+    effective_settings,
+    load_yaml_file,
+    overrides_to_dict,
+    resolve_parent_log,
+)
 
 log = logging.getLogger("mlxp")
 
@@ -45,26 +50,6 @@ def _is_sweep(overrides: List[str]) -> bool:
     except Exception:  # Hydra reports the syntax error itself, with its own message
         return False
     return any(o.is_sweep_override() for o in parsed)
-
-
-def _mlxp_cli_overrides(overrides: List[str]) -> Dict[str, Any]:
-    """`mlxp.a.b=v` overrides as a nested dict (values parsed as YAML scalars)."""
-    import yaml
-
-    nested: Dict[str, Any] = {}
-    for item in overrides:
-        key = _override_key(item)
-        if not key.startswith("mlxp.") or "=" not in item:
-            continue
-        value = item.split("=", 1)[1]
-        if "," in value or "(" in value:
-            continue  # a sweep over a setting: checked per job
-        node = nested
-        parts = key.split(".")[1:]
-        for part in parts[:-1]:
-            node = node.setdefault(part, {})
-        node[parts[-1]] = yaml.safe_load(value) if value else None
-    return nested
 
 
 def config_dir_of(task: Callable[..., Any], config_path: str) -> Path:
@@ -101,7 +86,7 @@ def _check_config(task: Callable[..., Any], config_path: str, config_name: str) 
 
 def _hydra_defaults(config_dir: Path, overrides: List[str]) -> List[str]:
     """mlxp's Hydra settings: no outputs/ dir, no .hydra/, multirun.yaml under the logs."""
-    settings = effective_settings(config_dir, _mlxp_cli_overrides(overrides))
+    settings = effective_settings(config_dir, overrides_to_dict(overrides, skip_sweeps=True))
     parent = resolve_parent_log(settings, Path.cwd())
     stamp = _dt.datetime.now().strftime("%Y-%m-%d_%H-%M-%S")
     return [

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import copy
 from pathlib import Path
-from typing import Any, Mapping, Optional, Tuple, Type, Union
+from typing import Any, Dict, Mapping, Optional, Sequence, Tuple, Type, Union
 
 import yaml
 
@@ -118,6 +118,27 @@ def effective_settings(
         _check(overrides, SCHEMA, "command-line override (mlxp.*)")
         _merge(settings, overrides)
     return settings
+
+
+def overrides_to_dict(overrides: Sequence[str], into: Optional[Dict[str, Any]] = None,
+                      skip_sweeps: bool = False) -> Dict[str, Any]:
+    """`mlxp.a.b=v` command-line overrides as a nested dict (values parsed as YAML scalars).
+
+    Other overrides are ignored; with `skip_sweeps`, so are sweeps over a setting (`a=1,2`).
+    """
+    nested: Dict[str, Any] = {} if into is None else into
+    for item in overrides:
+        key, eq, value = item.lstrip("+~").partition("=")
+        if not key.startswith("mlxp.") or not eq:
+            continue
+        if skip_sweeps and ("," in value or "(" in value):
+            continue
+        node = nested
+        parts = key.split(".")[1:]
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+        node[parts[-1]] = yaml.safe_load(value) if value else None
+    return nested
 
 
 def resolve_parent_log(settings: Mapping[str, Any], base_dir: Path) -> Path:

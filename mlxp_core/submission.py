@@ -23,7 +23,7 @@ from mlxp_core.errors import MLXPError, UsageAbort
 from mlxp_core.render import JobSpec, render_script
 from mlxp_core.run import RUN_DIR_ENV
 from mlxp_core.schedulers import Scheduler, get_scheduler
-from mlxp_core.settings import effective_settings, resolve_parent_log
+from mlxp_core.settings import effective_settings, overrides_to_dict, resolve_parent_log
 from mlxp_core.submit import SubmitError, check_submit_command, submit
 
 log = logging.getLogger("mlxp")
@@ -124,16 +124,7 @@ def _job_settings(plan: Plan, overrides: Sequence[str]) -> Dict[str, Any]:
 
 
 def _compute_settings(plan: Plan, items: Sequence[str]) -> Dict[str, Any]:
-    merged: Dict[str, Any] = mlxp_overrides(plan.config) or {}
-    import yaml
-
-    for item in items:
-        key = item.lstrip("+~").split("=", 1)[0]
-        node = merged
-        parts = key.split(".")[1:]
-        for part in parts[:-1]:
-            node = node.setdefault(part, {})
-        node[parts[-1]] = yaml.safe_load(item.split("=", 1)[1])
+    merged = overrides_to_dict(items, into=mlxp_overrides(plan.config) or {})
     return effective_settings(primary_config_dir(plan.config), merged)
 
 
