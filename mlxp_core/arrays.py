@@ -15,7 +15,7 @@ from typing import List
 
 from mlxp_core import rundir
 from mlxp_core.errors import UsageAbort
-from mlxp_core.render import JobSpec, render_array_script, render_local_script
+from mlxp_core.render import JobSpec, render_array_script
 from mlxp_core.schedulers import Scheduler
 
 ARRAY_DIR = ".arrays"
@@ -52,13 +52,6 @@ def dispatch_lines(scheduler: Scheduler, run_dirs: List[Path], first: int) -> Li
         "exit 2; fi",
         'exec bash "$run/script.sh" >"$run/log.stdout" 2>"$run/log.stderr"',
     ]
-
-
-def write_task_script(run_dir: Path, spec: JobSpec) -> Path:
-    script = run_dir / "script.sh"
-    rundir.write_text_atomic(script, render_local_script(spec))
-    script.chmod(0o755)
-    return script
 
 
 def write_array_script(scheduler: Scheduler, template: JobSpec, run_dirs: List[Path],

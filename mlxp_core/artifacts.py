@@ -13,13 +13,12 @@ import contextlib
 import importlib
 import os
 import pickle
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Callable, Dict, Optional
 
 from mlxp_core.errors import ArtifactError
-from mlxp_core.rundir import file_mode
+from mlxp_core.rundir import open_temp
 
 
 @dataclass(frozen=True)
@@ -147,8 +146,8 @@ def target_path(directory: Path, name: str, extension: str) -> Path:
 def save_atomic(kind: ArtifactType, obj: Any, final: Path) -> None:
     """Save `obj` to `final` via a temporary file in the same directory, then rename."""
     final.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent)
-    os.fchmod(fd, file_mode())
+    fd, tmp_path = open_temp(final.parent, final.name)
+    tmp = str(tmp_path)
     try:
         if kind.writes_to_file_object:
             with os.fdopen(fd, "wb") as handle:

@@ -26,9 +26,19 @@ from hydra.core.singleton import Singleton
 from hydra.core.utils import JobReturn, JobStatus
 from omegaconf import OmegaConf
 
-from mlxp_core import jobcommand, jobreturn, rundir
+from mlxp_core import jobcommand, jobreturn, rundir, runinfo
 from mlxp_core.errors import UsageAbort
-from mlxp_core.submission import SCRIPT, Job, Plan, _validate, prepare, render
+from mlxp_core.submission import (
+    DRY_RUN,
+    SCRIPT,
+    Job,
+    Plan,
+    _validate,
+    discard_unrecorded,
+    prepare,
+    record,
+    render,
+)
 
 log = logging.getLogger("mlxp")
 
@@ -37,8 +47,7 @@ def _pickled_job(launcher: Any, plan: Plan, job: Job) -> None:
     """Prepare a job that runs the pickled task function (no re-invocable script)."""
     uses_mlxp = not plan.add_callback
     if uses_mlxp:
-        prepare_dir = prepare  # allocates the mlxp run directory and writes its info.yaml
-        prepare_dir(plan, job)
+        prepare(plan, job)  # allocates the mlxp run directory
         assert job.run_dir is not None
     else:
         sweep_dir = Path(str(OmegaConf.select(plan.config, "hydra.sweep.dir")))
@@ -99,11 +108,18 @@ def launch(launcher: Any, plan: Plan, job_overrides: Sequence[Sequence[str]],
     _validate(plan)
     workers = _workers(plan)
     jobs = [Job(idx, list(ov)) for idx, ov in enumerate(job_overrides, start=initial_job_idx)]
-    for job in jobs:
-        if reinvoke:
-            prepare(plan, job)
-        else:
-            _pickled_job(launcher, plan, job)
+    status = DRY_RUN if plan.params.get("dry_run") else runinfo.SUBMITTED
+    try:
+        for job in jobs:
+            if reinvoke:
+                prepare(plan, job)
+            else:
+                _pickled_job(launcher, plan, job)
+            if job.info:  # an mlxp run directory (not a plain Hydra job's scratch dir)
+                record(job, status)
+    except BaseException:
+        discard_unrecorded(jobs)
+        raise
     if plan.params.get("dry_run"):
         for job in jobs:
             print(f"mlxp: rendered {job.run_dir / SCRIPT if job.run_dir else ''} (dry run)")

@@ -15,7 +15,7 @@ import re
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Dict, List, Set
+from typing import Any, Callable, Dict, List, Set
 
 from mlxp_core.errors import LogNameError
 from mlxp_core.rundir import read_yaml, write_yaml_atomic
@@ -51,6 +51,21 @@ def _to_number(value: Any) -> Any:
 
 
 _ENCODER = json.JSONEncoder(default=_to_number)
+
+try:  # CPython's C encoder, built once (json.dumps builds one per call, half its cost)
+    from json.encoder import c_make_encoder as _c_make_encoder
+    from json.encoder import encode_basestring_ascii as _c_encode_str
+except ImportError:  # pragma: no cover - an interpreter without the C accelerator
+    _c_make_encoder = None
+
+
+def _make_encode() -> Callable[[Any], str]:
+    """A function giving exactly `_ENCODER.encode(obj)` for a dict."""
+    if _c_make_encoder is None:  # pragma: no cover
+        return _ENCODER.encode
+    chunks = _c_make_encoder({}, _to_number, _c_encode_str, None, ": ", ", ", False, False,
+                             True)
+    return lambda obj: "".join(chunks(obj, 0))
 
 
 def _explain(metrics: Mapping[str, Any], log_name: str, exc: Exception) -> TypeError:
@@ -105,6 +120,7 @@ class MetricsWriter:
         self.flush_interval_s = flush_interval_s
         self._streams: Dict[str, _Stream] = {}
         self._last_flush = time.monotonic()
+        self._encode = _make_encode()
         keys_path = metrics_dir / KEYS_FILE
         self._keys: Dict[str, List[str]] = (
             (read_yaml(keys_path) or {}) if keys_path.is_file() else {}
@@ -119,9 +135,13 @@ class MetricsWriter:
                 f"log_metrics({log_name!r}) expects a dict of metrics, got {type(metrics).__name__}"
             )
         try:
-            line = _ENCODER.encode(metrics)
-        except (TypeError, ValueError) as exc:
-            raise _explain(metrics, log_name, exc) from None
+            line = self._encode(metrics)
+        except Exception as exc:
+            # the encoder's circular-reference marks may be left set: start a fresh one
+            self._encode = _make_encode()
+            if isinstance(exc, (TypeError, ValueError)):
+                raise _explain(metrics, log_name, exc) from None
+            raise
         if line[0] != "{":
             raise TypeError(f"log_metrics({log_name!r}) expects a dict of metrics")
         if not stream.keys.issuperset(metrics):

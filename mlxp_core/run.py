@@ -177,13 +177,27 @@ def _write_metadata(run: Run, config: DictConfig, config_dir: Optional[Path]) ->
 
 
 def _write_info(run: Run) -> None:
-    """Write info.yaml, keeping what the head recorded meanwhile (the scheduler's job id)."""
+    """Write info.yaml, keeping what the head recorded meanwhile (the scheduler's job id).
+
+    The head creates info.yaml after submitting without taking the lock, but only if it does
+    not exist (`rundir.create_atomic`); otherwise it merges under the lock. So a first write
+    here must not replace a file that appeared after we read: it is created the same way.
+    """
     assert run.log_dir is not None
+    path = run.log_dir / "metadata" / "info.yaml"
     with rundir.info_lock(run.log_dir):
-        submitted = rundir.read_info(run.log_dir).get("submit")
-        if isinstance(submitted, dict):
-            run.info["submit"] = {**(run.info.get("submit") or {}), **submitted}
-        rundir.write_yaml_atomic(run.log_dir / "metadata" / "info.yaml", run.info)
+        for _ in range(2):
+            exists = path.exists()
+            submitted = rundir.read_info(run.log_dir).get("submit") if exists else None
+            if isinstance(submitted, dict):
+                run.info["submit"] = {**(run.info.get("submit") or {}), **submitted}
+            data = rundir.dump_yaml(run.info).encode("utf-8")
+            if exists:
+                rundir.write_bytes_atomic(path, data)
+                return
+            if rundir.create_atomic(path, data):
+                return
+        rundir.write_bytes_atomic(path, data)  # no hard links here: the head merges under the lock
 
 
 def _seed(ref: str, config: DictConfig) -> None:

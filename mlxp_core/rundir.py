@@ -9,13 +9,15 @@ never handed out again, even after the newest run directory has been deleted.
 from __future__ import annotations
 
 import contextlib
-import functools
+import itertools
 import os
 import tempfile
 from pathlib import Path
 from typing import Any, Iterator, List, Tuple
 
 import yaml
+
+from mlxp_core import yamlwrite
 
 try:
     import fcntl
@@ -27,25 +29,37 @@ COUNTER_FILE = "last_id"
 LOCK_FILE = "id.lock"
 SUBDIRS = ("metadata", "metrics", "artifacts")
 
-_Dumper: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 
 
-@functools.lru_cache(maxsize=1)
-def file_mode() -> int:
-    """The mode of a new file under the process's umask (mkstemp alone gives 0600)."""
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return 0o666 & ~mask
+_tmp_counter = itertools.count()
+
+
+def open_temp(directory: Path, name: str) -> Tuple[int, Path]:
+    """A new, empty, uniquely named file next to `name` (mode 0666 minus the umask)."""
+    while True:
+        tmp = directory / f".{name}.{os.getpid()}.{next(_tmp_counter)}.tmp"
+        try:
+            return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _CLOEXEC, 0o666), tmp
+        except FileExistsError:  # left by a killed process that had our pid
+            continue
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
 
 
 def write_bytes_atomic(path: Path, data: bytes) -> None:
     """Write `data` to `path` through a temporary file and `os.replace`."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = open_temp(path.parent, path.name)
     try:
-        os.fchmod(fd, file_mode())  # colleagues' Readers must be able to read the logs
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
+        try:
+            _write_all(fd, data)
+        finally:
+            os.close(fd)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
@@ -53,12 +67,58 @@ def write_bytes_atomic(path: Path, data: bytes) -> None:
         raise
 
 
+def create_atomic(path: Path, data: bytes) -> bool:
+    """Create `path` holding `data` unless it exists; True when this call created it.
+
+    Readers see no file or the whole file: the data goes to a temporary file that is then
+    hard-linked to `path` (`link`, unlike `rename`, fails when `path` exists). False means
+    nothing was written: `path` exists, or this filesystem has no hard links; the caller then
+    takes its locked read-modify-write path (`info_lock`).
+    """
+    fd, tmp = open_temp(path.parent, path.name)
+    try:
+        try:
+            _write_all(fd, data)
+        finally:
+            os.close(fd)
+        try:
+            os.link(tmp, path)
+        except OSError:  # FileExistsError, or EPERM/ENOTSUP without hard links
+            return False
+        return True
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+
+
+def create_new(path: Path, data: bytes, mode: int = 0o666) -> None:
+    """Create `path` (which must not exist) with `data`; `mode` is reduced by the umask.
+
+    For files in a directory this process has just created and nobody reads yet (a job's
+    `script.sh` before submission): one `open`, no rename. A partial file is removed.
+    """
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _CLOEXEC, mode)
+    try:
+        try:
+            _write_all(fd, data)
+        finally:
+            os.close(fd)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+        raise
+
+
 def write_text_atomic(path: Path, text: str) -> None:
     write_bytes_atomic(path, text.encode("utf-8"))
 
 
+def dump_yaml(data: Any) -> str:
+    return yamlwrite.dump(data)
+
+
 def write_yaml_atomic(path: Path, data: Any) -> None:
-    write_text_atomic(path, yaml.dump(data, Dumper=_Dumper, sort_keys=False))
+    write_text_atomic(path, dump_yaml(data))
 
 
 def read_yaml(path: Path) -> Any:

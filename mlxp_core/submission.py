@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,10 +18,10 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 from hydra.core.utils import JobReturn, JobStatus
 from omegaconf import DictConfig, OmegaConf
 
-from mlxp_core import arrays, jobcommand, rundir, runinfo, waiting
+from mlxp_core import arrays, gcpause, jobcommand, rundir, runinfo, waiting
 from mlxp_core.callbacks import mlxp_overrides, primary_config_dir
 from mlxp_core.errors import MLXPError, UsageAbort
-from mlxp_core.render import JobSpec, render_script
+from mlxp_core.render import JobSpec, render_local_script, render_script
 from mlxp_core.run import RUN_DIR_ENV
 from mlxp_core.schedulers import Scheduler, get_scheduler
 from mlxp_core.settings import effective_settings, overrides_to_dict, resolve_parent_log
@@ -45,6 +46,7 @@ class Job:
     job_id: Optional[str] = None
     error: Optional[str] = None
     info: Dict[str, Any] = field(default_factory=dict)
+    recorded: bool = False  # info.yaml written by the head
 
 
 @dataclass
@@ -63,6 +65,7 @@ class Plan:
     workdir: str
     decorated: bool  # started through @mlxp.launch (mlxp's Hydra defaults are in place)
     settings_cache: Dict[Tuple[str, ...], Dict[str, Any]] = field(default_factory=dict)
+    parent_cache: Dict[Tuple[str, ...], Path] = field(default_factory=dict)
 
 
 def _params(launcher: Any) -> Dict[str, Any]:
@@ -156,8 +159,6 @@ def _spec(plan: Plan, job: Job) -> JobSpec:
 
 def render(plan: Plan, spec: JobSpec) -> str:
     if plan.scheduler is None:
-        from mlxp_core.render import render_local_script
-
         return render_local_script(spec)
     return render_script(plan.scheduler, spec)
 
@@ -185,7 +186,11 @@ def allocate(plan: Plan, jobs: Sequence[Job]) -> None:
     """Give every job its run directory: one lock per parent log directory."""
     by_parent: Dict[Path, List[Job]] = {}
     for job in jobs:
-        parent = resolve_parent_log(_job_settings(plan, job.overrides), Path(plan.workdir))
+        items = _mlxp_items(job.overrides)
+        parent = plan.parent_cache.get(items)
+        if parent is None:
+            parent = resolve_parent_log(_job_settings(plan, job.overrides), Path(plan.workdir))
+            plan.parent_cache[items] = parent
         by_parent.setdefault(parent, []).append(job)
     for parent, group in by_parent.items():
         for job, (log_id, path) in zip(group, rundir.allocate_many(parent, len(group))):
@@ -193,7 +198,7 @@ def allocate(plan: Plan, jobs: Sequence[Job]) -> None:
 
 
 def prepare(plan: Plan, job: Job, array_task: bool = False) -> None:
-    """Write `script.sh` and a first `info.yaml` into the job's new run directory.
+    """Write the job's `script.sh` into its new run directory; `info.yaml` comes with `record`.
 
     An array task's `script.sh` has no directives: the array script carries them.
     """
@@ -203,41 +208,53 @@ def prepare(plan: Plan, job: Job, array_task: bool = False) -> None:
     (job.run_dir / "metadata").mkdir()
     job.spec = _spec(plan, job)
     script = job.run_dir / SCRIPT
-    if array_task:
-        arrays.write_task_script(job.run_dir, job.spec)
-    else:
-        rundir.write_text_atomic(script, render(plan, job.spec))
-        script.chmod(0o755)
+    text = render_local_script(job.spec) if array_task else render(plan, job.spec)
+    rundir.create_new(script, text.encode("utf-8"), mode=0o777)  # executable, minus the umask
     job.info = {
-        "status": DRY_RUN if plan.params.get("dry_run") else runinfo.SUBMITTED,
+        "status": None,
         "log_id": job.log_id,
         "log_dir": str(job.run_dir),
         "overrides": list(job.overrides),
         "submit": {
             "scheduler": plan.scheduler.name if plan.scheduler else "local",
             "job_id": None,
-            "submit_time": runinfo.iso(runinfo.now()),
+            "submit_time": None,
             "script": str(script),
         },
     }
-    rundir.write_yaml_atomic(job.run_dir / "metadata" / "info.yaml", job.info)
 
 
-def _record(job: Job, status: str, **submit: Any) -> None:
-    """Record the submission's outcome without overwriting a job that already started."""
+def record(job: Job, status: str, **submit: Any) -> None:
+    """Write the head's record of the job into `info.yaml`, once, after submission.
+
+    The job may have started already (arrays start within milliseconds): its own record is
+    then kept (status, start time) and the head only adds its `submit` fields, under the lock.
+    """
     assert job.run_dir is not None
+    job.info["status"] = status
+    job.info["submit"].update(submit)
+    if job.info["submit"].get("submit_time") is None:
+        job.info["submit"]["submit_time"] = runinfo.iso(runinfo.now())
+    path = job.run_dir / "metadata" / "info.yaml"
+    if rundir.create_atomic(path, rundir.dump_yaml(job.info).encode("utf-8")):
+        job.recorded = True
+        return
     with rundir.info_lock(job.run_dir):
-        # the job writes its config.yaml before it first takes this lock: until then the
-        # head's own record is current and need not be read back
-        started = (job.run_dir / "metadata" / "config.yaml").exists()
-        current = rundir.read_info(job.run_dir) if started else {}
+        current = rundir.read_info(job.run_dir)
         if current.get("status") not in (None, runinfo.SUBMITTED, DRY_RUN):
-            job.info = current  # the job runs already: add to its record, keep its status
-            job.info.setdefault("submit", {})
-        else:
-            job.info["status"] = status
-        job.info["submit"].update(submit)
-        rundir.write_yaml_atomic(job.run_dir / "metadata" / "info.yaml", job.info)
+            merged = current  # the job runs already: add to its record, keep its status
+            merged["submit"] = {**(merged.get("submit") or {}), **job.info["submit"]}
+            job.info = merged
+        rundir.write_yaml_atomic(path, job.info)
+    job.recorded = True
+
+
+def discard_unrecorded(jobs: Sequence[Job]) -> None:
+    """Remove the run directories of jobs that were never submitted (the head failed)."""
+    for job in jobs:
+        if job.run_dir is not None and not job.recorded and job.job_id is None:
+            shutil.rmtree(job.run_dir, ignore_errors=True)
+            log.info("mlxp: removed run directory %s (never submitted)", job.run_dir)
 
 
 def submit_job(plan: Plan, job: Job) -> None:
@@ -247,10 +264,9 @@ def submit_job(plan: Plan, job: Job) -> None:
         job.job_id = submit(plan.scheduler, str(job.run_dir / SCRIPT), plan.workdir, env=env)
     except SubmitError as exc:
         job.error = str(exc)
-        _record(job, runinfo.SUBMIT_FAILED, error=job.error)
+        record(job, runinfo.SUBMIT_FAILED, error=job.error)
         return
-    _record(job, runinfo.SUBMITTED, job_id=job.job_id,
-            submit_time=runinfo.iso(runinfo.now()))
+    record(job, runinfo.SUBMITTED, job_id=job.job_id, submit_time=runinfo.iso(runinfo.now()))
 
 
 def _job_return(plan: Plan, job: Job) -> JobReturn:
@@ -314,11 +330,12 @@ def launch(launcher: Any, job_overrides: Sequence[Sequence[str]],
         )
     _validate(plan)
     jobs = [Job(idx, list(ov)) for idx, ov in enumerate(job_overrides, start=initial_job_idx)]
-    if plan.params.get("array"):
-        _submit_array(plan, jobs)
-    else:
-        _submit_each(plan, jobs)
-    _write_report(plan, jobs)
+    with gcpause.paused():
+        if plan.params.get("array"):
+            _submit_array(plan, jobs)
+        else:
+            _submit_each(plan, jobs)
+        _write_report(plan, jobs)
     _summary(plan, jobs)
     if plan.params.get("wait") and not plan.params.get("dry_run"):
         assert plan.scheduler is not None
@@ -334,14 +351,21 @@ def launch(launcher: Any, job_overrides: Sequence[Sequence[str]],
 def _submit_each(plan: Plan, jobs: List[Job]) -> None:
     allocate(plan, jobs)
     bar = _progress(len(jobs))
-    for job in jobs:
-        prepare(plan, job)
-        if not plan.params.get("dry_run"):
-            submit_job(plan, job)
+    try:
+        for job in jobs:
+            prepare(plan, job)
+            if plan.params.get("dry_run"):
+                record(job, DRY_RUN)
+            else:
+                submit_job(plan, job)
+            if bar is not None:
+                bar.update()
+    except BaseException:
+        discard_unrecorded(jobs)
+        raise
+    finally:
         if bar is not None:
-            bar.update()
-    if bar is not None:
-        bar.close()
+            bar.close()
 
 
 def _submit_array(plan: Plan, jobs: List[Job]) -> None:
@@ -349,25 +373,33 @@ def _submit_array(plan: Plan, jobs: List[Job]) -> None:
     assert plan.scheduler is not None
     first, _ = arrays.task_range(plan.scheduler, len(jobs))
     allocate(plan, jobs)
-    for job in jobs:
-        prepare(plan, job, array_task=True)
-    run_dirs = [j.run_dir for j in jobs if j.run_dir is not None]
-    log_ids = [j.log_id for j in jobs if j.log_id is not None]
-    assert jobs[0].spec is not None
-    script = arrays.write_array_script(plan.scheduler, jobs[0].spec, run_dirs, log_ids,
-                                       plan.params.get("array_parallelism"))
-    if plan.params.get("dry_run"):
-        return
-    env = {k: v for k, v in os.environ.items() if k != "MLXPSUB_SPEC"}
     try:
-        array_id = submit(plan.scheduler, str(script), plan.workdir, env=env)
-    except SubmitError as exc:
         for job in jobs:
-            job.error = str(exc)
-            _record(job, runinfo.SUBMIT_FAILED, error=job.error, array_script=str(script))
-        return
-    when = runinfo.iso(runinfo.now())
-    for k, job in enumerate(jobs):
-        job.job_id = array_id
-        _record(job, runinfo.SUBMITTED,
-                **arrays.submitted_info(array_id, first, k, script, when))
+            prepare(plan, job, array_task=True)
+        run_dirs = [j.run_dir for j in jobs if j.run_dir is not None]
+        log_ids = [j.log_id for j in jobs if j.log_id is not None]
+        assert jobs[0].spec is not None
+        script = arrays.write_array_script(plan.scheduler, jobs[0].spec, run_dirs, log_ids,
+                                           plan.params.get("array_parallelism"))
+        if plan.params.get("dry_run"):
+            when = runinfo.iso(runinfo.now())
+            for k, job in enumerate(jobs):
+                record(job, DRY_RUN, **arrays.submitted_info(None, first, k, script, when))
+            return
+        env = {k: v for k, v in os.environ.items() if k != "MLXPSUB_SPEC"}
+        try:
+            array_id = submit(plan.scheduler, str(script), plan.workdir, env=env)
+        except SubmitError as exc:
+            for job in jobs:
+                job.error = str(exc)
+                record(job, runinfo.SUBMIT_FAILED, error=job.error, array_script=str(script))
+            return
+        when = runinfo.iso(runinfo.now())
+        for job in jobs:
+            job.job_id = array_id
+        for k, job in enumerate(jobs):
+            record(job, runinfo.SUBMITTED,
+                   **arrays.submitted_info(array_id, first, k, script, when))
+    except BaseException:
+        discard_unrecorded(jobs)
+        raise

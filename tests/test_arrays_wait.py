@@ -106,9 +106,14 @@ def test_wait_detects_a_job_killed_without_notice(app: Path, tmp_path: Path) -> 
         [sys.executable, "main.py", "seed=1", "-m", "hydra/launcher=mlxp_slurm",
          "hydra.launcher.wait=true", "hydra.launcher.poll_interval=0.2"],
         cwd=app, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    def status() -> object:
+        try:  # the head writes info.yaml only once the job is submitted
+            return info(app, 1)["status"]
+        except FileNotFoundError:
+            return None
+
     deadline = time.time() + 30
-    while time.time() < deadline and not (
-            run_dirs(app) and info(app, 1)["status"] == "RUNNING"):
+    while time.time() < deadline and status() != "RUNNING":
         time.sleep(0.1)
     import os
     import signal

@@ -45,6 +45,27 @@ def test_multi_element_tensor_is_refused_naming_the_key(logger: Logger) -> None:
     assert _lines(logger, "train") == [{"ok": 1}]
 
 
+def test_a_refused_line_leaves_the_encoder_usable(logger: Logger) -> None:
+    """The C encoder is reused across calls: a failure half-way must not poison the next.
+
+    (CPython's encoder leaves the containers it was inside marked as "being encoded" when a
+    value fails: logging the same, fixed, dict again would then be a false circular reference.)
+    """
+    row = {"opt": {"lr": 0.1, "bad": object()}}
+    with pytest.raises(TypeError, match="key 'opt'"):
+        logger.log_metrics(row, "train")
+    del row["opt"]["bad"]
+    logger.log_metrics(row, "train")
+    loop: dict = {}
+    loop["self"] = loop
+    with pytest.raises(TypeError, match="key 'loop'"):
+        logger.log_metrics({"loop": loop}, "train")
+    logger.log_metrics({"nan": float("nan"), "s": "é"}, "train")
+    logger.flush()
+    text = (Path(logger.log_dir) / "metrics" / "train.json").read_text()
+    assert text == json.dumps(row) + "\n" + json.dumps({"nan": float("nan"), "s": "é"}) + "\n"
+
+
 def test_keys_file_is_updated_only_for_new_keys(logger: Logger) -> None:
     keys = Path(logger.log_dir) / "metrics" / ".keys" / "metrics.yaml"
     logger.log_metrics({"a": 1}, "train")

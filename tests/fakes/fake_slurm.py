@@ -125,12 +125,13 @@ def slurm_plan(state: Path, sub: Submission) -> tuple[list[Task], str, str]:
     is_array = bool(array)
     default_out = "slurm-%A_%a.out" if is_array else "slurm-%j.out"
     tasks = []
+    low, high = (min(array), max(array)) if is_array else (0, 0)
     for index, job_id in zip(indexes, ids):
         env = slurm_env(opts, sub, job_id, name)
         if is_array:
             env.update(SLURM_ARRAY_JOB_ID=str(array_id), SLURM_ARRAY_TASK_ID=str(index),
                        SLURM_ARRAY_TASK_COUNT=str(len(array)),
-                       SLURM_ARRAY_TASK_MIN=str(min(array)), SLURM_ARRAY_TASK_MAX=str(max(array)),
+                       SLURM_ARRAY_TASK_MIN=str(low), SLURM_ARRAY_TASK_MAX=str(high),
                        SLURM_ARRAY_TASK_STEP="1")
         values = {"j": str(job_id), "A": str(array_id if is_array else job_id),
                   "a": str(index) if is_array else NOT_AN_ARRAY, "x": name,

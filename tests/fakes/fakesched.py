@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import importlib
 import json
 import os
@@ -89,7 +90,7 @@ def locked(state: Path) -> Iterator[None]:
 
 def write_json(path: Path, data: dict) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(data, indent=1, sort_keys=True))
+    tmp.write_text(json.dumps(data))  # compact: an array of 1,000 tasks writes 1,000 records
     os.replace(tmp, path)
 
 
@@ -332,6 +333,7 @@ def start_tasks(state: Path, sub: Submission, tasks: list[Task]) -> None:
         )
 
 
+@functools.cache
 def user_name() -> str:
     return os.environ.get("USER") or pwd.getpwuid(os.getuid()).pw_name
 
