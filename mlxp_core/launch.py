@@ -15,7 +15,7 @@ import logging
 import os
 import sys
 from pathlib import Path
-from typing import Any, Callable, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import hydra
 from omegaconf import DictConfig, OmegaConf, open_dict
@@ -24,7 +24,7 @@ from mlxp_core import run as _run
 from mlxp_core.cli_args import Args, split_args
 from mlxp_core.context import Context
 from mlxp_core.errors import MLXPError, UsageAbort
-from mlxp_core.plugin_defaults import mlxp_plugin_defaults
+from mlxp_core.plugin_defaults import MLXP_DEFAULTS, mlxp_plugin_defaults, store_output_option
 from mlxp_core.settings import (
     effective_settings,
     load_yaml_file,
@@ -35,6 +35,7 @@ from mlxp_core.settings import (
 log = logging.getLogger("mlxp")
 
 CALLBACK_TARGET = "mlxp_core.callbacks.MLXPCallback"
+OUTPUT_OPTION = "mlxp"  # hydra/output=mlxp, stored by `launch` (see plugin_defaults)
 TaskFunction = Callable[[Context], Any]
 
 
@@ -84,31 +85,36 @@ def _check_config(task: Callable[..., Any], config_path: str, config_name: str) 
     return config_dir
 
 
-def _hydra_defaults(config_dir: Path, overrides: List[str]) -> List[str]:
-    """mlxp's Hydra settings: no outputs/ dir, no .hydra/, multirun.yaml under the logs."""
+def _sweep_dir(config_dir: Path, overrides: List[str]) -> str:
+    """Where Hydra's `multirun.yaml` of this command goes: under the parent log dir."""
     settings = effective_settings(config_dir, overrides_to_dict(overrides, skip_sweeps=True))
     parent = resolve_parent_log(settings, Path.cwd())
     stamp = _dt.datetime.now().strftime("%Y-%m-%d_%H-%M-%S")
-    return [
-        "hydra.output_subdir=null",
-        "hydra.run.dir=.",
-        f"hydra.sweep.dir={parent / '.sweeps' / f'{stamp}_{os.getpid()}'}",
-        "hydra.sweep.subdir=.",
-        "hydra/job_logging=stdout",
-    ]
+    return str(parent / ".sweeps" / f"{stamp}_{os.getpid()}")
 
 
-_injected: List[str] = []
+def hydra_defaults(seeding_ref: Optional[str]) -> Tuple[Dict[str, str], Dict[str, Any]]:
+    """mlxp's defaults for Hydra (see `plugin_defaults`): group choices and `hydra.*` values.
+
+    No outputs/ dir, no .hydra/, plain stdout logging, the mlxp sweeper and inline launcher,
+    and the mlxp callback (with the seeding function).
+    """
+    callback: Dict[str, Any] = {"_target_": CALLBACK_TARGET}
+    if seeding_ref:
+        callback["seeding_function"] = seeding_ref
+    groups = {**MLXP_DEFAULTS, "job_logging": "stdout", "output": OUTPUT_OPTION}
+    return groups, {"output_subdir": None, "callbacks.mlxp": callback}
 
 
-def injected_overrides() -> List[str]:
-    """The overrides `launch` added to this process's command line (not the user's)."""
-    return list(_injected)
+_decorated = False
 
 
-def build_argv(
-    argv: List[str], config_dir: Path, seeding_ref: Optional[str]
-) -> List[str]:
+def decorated() -> bool:
+    """True in a process started through `@mlxp.launch` (mlxp's Hydra defaults apply)."""
+    return _decorated
+
+
+def build_argv(argv: List[str]) -> List[str]:
     """The command line handed to Hydra."""
     args: Args = split_args(argv)
     # flags first: Hydra 1.3's parser rejects a flag placed between overrides
@@ -117,18 +123,10 @@ def build_argv(
         if _override_key(word).startswith("mlxp.") and not word.startswith(("+", "~")):
             word = "+" + word  # settings are not in the user's config: add, don't override
         out.append(word)
-    given = {_override_key(o) for o in args.overrides}
-    defaults = _hydra_defaults(config_dir, args.overrides)
-    extra = [o for o in defaults if _override_key(o) not in given]
-    if "hydra.callbacks.mlxp._target_" not in given:
-        extra.append(f"+hydra.callbacks.mlxp._target_={CALLBACK_TARGET}")
-        if seeding_ref:
-            extra.append(f"+hydra.callbacks.mlxp.seeding_function='{seeding_ref}'")
-    _injected[:] = extra
     if not args.inspects and "multirun" not in args.flags and _is_sweep(args.overrides):
         # Hydra 1.3's parser wants flags before the overrides
         out.insert(0, "--multirun")
-    return out + extra
+    return out
 
 
 def _run_task(task: TaskFunction, cfg: DictConfig) -> Any:
@@ -194,19 +192,25 @@ def launch(
             config_dir = _check_config(task, path, name)
             seeding_ref = _run.register_seeder(seeding_function) if seeding_function else None
             try:
-                argv = build_argv(sys.argv[1:], config_dir, seeding_ref)
+                argv = build_argv(sys.argv[1:])
+                store_output_option(OUTPUT_OPTION,
+                                    _sweep_dir(config_dir, split_args(argv).overrides))
             except MLXPError as exc:
                 raise UsageAbort(str(exc)) from None
+            groups, values = hydra_defaults(seeding_ref)
             main = hydra.main(
                 config_path=str(config_dir), config_name=name, version_base=version_base
             )(hydra_task)
+            global _decorated
             saved, before = sys.argv, len(_run.finished_runs())
             sys.argv = [sys.argv[0], *argv]
+            _decorated = True
             try:
-                with mlxp_plugin_defaults():  # hydra/sweeper=mlxp, hydra/launcher=mlxp_inline
+                with mlxp_plugin_defaults(groups, values):
                     main()
             finally:
                 sys.argv = saved
+                _decorated = False
                 failed = _report(before)
             if failed:
                 raise SystemExit(1)

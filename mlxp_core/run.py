@@ -22,6 +22,7 @@ from omegaconf import DictConfig, OmegaConf
 from mlxp_core import rundir, runinfo
 from mlxp_core.errors import RunSetupError
 from mlxp_core.logger import Logger
+from mlxp_core.rundir import RUN_DIR_ENV
 from mlxp_core.settings import effective_settings, resolve_parent_log
 
 log = logging.getLogger("mlxp")
@@ -29,8 +30,6 @@ log = logging.getLogger("mlxp")
 # seeding functions given as objects to @mlxp.launch (lambdas, closures) are registered here
 _REGISTERED_SEEDERS: Dict[str, Callable[[Any], Any]] = {}
 REGISTERED_PREFIX = "mlxp-registered:"
-# set by mlxp launchers in job scripts: the run directory the head allocated for the job
-RUN_DIR_ENV = "MLXP_RUN_DIR"
 
 
 @dataclass
@@ -97,16 +96,24 @@ def check_parent_log(parent: Path) -> None:
 
 
 def _user_config(config: DictConfig) -> Any:
-    """The task part of a job config (no `hydra`, no `mlxp`), resolved when possible."""
-    data = OmegaConf.to_container(config, resolve=False)
-    assert isinstance(data, dict)
-    data.pop("hydra", None)
-    data.pop("mlxp", None)
-    node = OmegaConf.create(data)
+    """The task part of a job config (no `hydra`, no `mlxp`), resolved when possible.
+
+    Converted key by key from the job's own config, so Hydra's large `hydra` node is never
+    copied; if an interpolation cannot be resolved, everything is kept unresolved (the error
+    surfaces when the task reads its config).
+    """
+    keys = [k for k in config.keys() if k not in ("hydra", "mlxp")]
     try:
-        return OmegaConf.to_container(node, resolve=True)
-    except Exception:  # interpolation errors surface when the task reads its config
-        return data
+        out = {}
+        for key in keys:
+            value = config[key]
+            out[key] = OmegaConf.to_container(value, resolve=True) if OmegaConf.is_config(
+                value) else value
+        return out
+    except Exception:
+        data = OmegaConf.to_container(config, resolve=False)
+        assert isinstance(data, dict)
+        return {key: data[key] for key in keys}
 
 
 def _open_run_dir(run: Run, config: DictConfig) -> bool:

@@ -28,6 +28,7 @@ STATE_DIR = ".mlxp"
 COUNTER_FILE = "last_id"
 LOCK_FILE = "id.lock"
 SUBDIRS = ("metadata", "metrics", "artifacts")
+RUN_DIR_ENV = "MLXP_RUN_DIR"  # set by a job script: the run directory the head allocated
 
 _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _CLOEXEC = getattr(os, "O_CLOEXEC", 0)

@@ -95,21 +95,19 @@ def make_plan(launcher: Any) -> Plan:
     invocation = jobcommand.head_invocation()
     if params.get("interpreter_flags") is not None:
         invocation.interpreter_flags = list(params["interpreter_flags"])
-    from mlxp_core.launch import injected_overrides
-
-    injected = injected_overrides()
+    from mlxp_core.launch import decorated
     return Plan(
         scheduler=scheduler,
         params=params,
         config=config,
         invocation=invocation,
         flags=jobcommand.path_flags(),
-        hydra_overrides=jobcommand.forwarded_hydra_overrides(config, injected),
+        hydra_overrides=jobcommand.forwarded_hydra_overrides(config),
         add_callback=not jobcommand.has_mlxp_callback(config),
         launcher_words=list(params.get("launcher_words") or []),
         python=params.get("python") or sys.executable,
         workdir=os.getcwd(),
-        decorated=bool(injected),
+        decorated=decorated(),
     )
 
 
