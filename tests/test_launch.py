@@ -47,6 +47,22 @@ def test_single_run_layout_and_metadata(app: Path) -> None:
     assert not (app / ".hydra").exists() and not list(app.glob("*.log"))
 
 
+def test_the_users_hydra_settings_beat_mlxps_defaults(app: Path) -> None:
+    """mlxp's Hydra settings are defaults: a `hydra:` section or a `hydra.*` override wins."""
+    from conftest import CONFIG
+
+    write_app(app, "print('RAN')", config=CONFIG + "hydra:\n  run:\n    dir: out_cfg\n"
+              "  output_subdir: .hydra\n")
+    proc = run(app)
+    assert proc.returncode == 0, proc.stderr
+    assert (app / "out_cfg" / ".hydra" / "config.yaml").is_file()
+    assert info(app, 1)["status"] == "COMPLETE"
+    proc = run(app, "hydra.run.dir=out_cli", "seed=2,3", "hydra.sweep.dir=sweeps_cli")
+    assert proc.returncode == 0, proc.stderr
+    assert (app / "sweeps_cli" / "multirun.yaml").is_file()
+    assert [info(app, i)["status"] for i in (2, 3)] == ["COMPLETE", "COMPLETE"]
+
+
 def test_comma_sweep_runs_without_dash_m(app: Path) -> None:
     write_app(app, LOG_BODY)
     proc = run(app, "optimizer.lr=0.01,0.1")
