@@ -6,7 +6,8 @@ Shape (every scheduler, with its own prefix and flags)::
     <prefix> <job name>
     <prefix> <stderr>
     <prefix> <stdout>
-    <prefix> <scheduler defaults>        (SGE: -S /bin/bash, -V; TORQUE, Moab: -V)
+    <prefix> <scheduler defaults>        (SGE: -S /bin/bash, -V, -notify; TORQUE, Moab: -V)
+    <prefix> <end notification>          (OAR: --notify [ERROR]exec:<mlxp's recorder>)
     <prefix> <user directives, in order>
     <prefix> <generated resource lines>
     <prefix> <array line(s)>
@@ -28,9 +29,11 @@ scheduler reads quotes (SLURM, LSF) and refused elsewhere.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import shlex
+import sys
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
@@ -51,6 +54,11 @@ SHEBANG = "#!/bin/bash"
 _ENV_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _QUOTED_CHARS = r"\s#'"  # characters a directive value can only carry inside double quotes
 _NEEDS_QUOTES_RE = re.compile(f"[{_QUOTED_CHARS}]")
+log = logging.getLogger("mlxp")
+# set in job scripts (JobSpec.env): the run dir the head allocated; the same name as
+# rundir.RUN_DIR_ENV, not imported from there because this module imports only the stdlib
+RUN_DIR_ENV = "MLXP_RUN_DIR"
+_WARNED_NO_NOTICE: set[str] = set()
 
 
 @dataclass
@@ -119,6 +127,9 @@ def _header_lines(sched: Scheduler, job: JobSpec) -> list[str]:
     lines.append(sched.line(sched.stdout_format.format(_path(sched, "stdout", job.stdout))))
     lines.extend(sched.line(text) for text in sched.default_directives)
     user = [_user_directive(sched, text) for text in job.directives]
+    notice = _end_notice(sched, job, user)
+    if notice:
+        lines.append(sched.line(notice))
     lines.extend(line for line in user if line)
     generated = sched.resource_lines(parse_resources(job.resources))
     _check_single_line_option(sched, user, generated, job.resources)
@@ -174,6 +185,38 @@ def _user_directive(sched: Scheduler, text: str) -> str:
         raise JobSpecError(f"directive {text!r} has a prefix that {sched.name} does not read; "
                            f"give directives without the prefix ({sched.directive!r} is added)")
     return sched.line(stripped)
+
+
+def _end_notice(sched: Scheduler, job: JobSpec, user: list[str]) -> Optional[str]:
+    """The directive text that makes the scheduler record the job's abnormal end, or None.
+
+    Only for a single job (its run directory is known), when the user gave no such directive
+    of their own, and when the recorder command is made of characters the scheduler accepts.
+    """
+    run_dir = job.env.get(RUN_DIR_ENV)
+    if not sched.end_notice_format or not run_dir or job.array is not None:
+        return None
+    option = sched.end_notice_format.split()[0]
+    if any(line.split()[1:2] and line.split()[1].startswith(option) for line in user):
+        return None  # the user's own notification replaces mlxp's
+    words = [sys.executable, "-m", "mlxp_core.endnotice", sched.name, run_dir]
+    command = " ".join(words)
+    if any(not word or re.search(r"\s", word) for word in words) or not re.fullmatch(
+            sched.end_notice_chars, command):
+        _warn_no_notice(sched.name, command)
+        return None
+    return sched.end_notice_format.format(command=command)
+
+
+def _warn_no_notice(scheduler: str, command: str) -> None:
+    """Warn once per process (a sweep renders many such scripts)."""
+    if scheduler in _WARNED_NO_NOTICE:
+        return
+    _WARNED_NO_NOTICE.add(scheduler)
+    log.warning("mlxp: %s jobs go without an end notification: %r has characters %s does not "
+                "accept there; a job it kills without a signal (%s) stays RUNNING unless a "
+                "head waits for it (hydra.launcher.wait=true)", scheduler, command, scheduler,
+                "oardel, walltime" if scheduler == "oar" else "cancel")
 
 
 def _check_single_line_option(sched: Scheduler, user: list[str], generated: list[str],

@@ -9,12 +9,14 @@ FAILED by the head, with what the scheduler said. Results come from each run's
 
 from __future__ import annotations
 
+import datetime as _dt
 import logging
 import re
 import subprocess
 import sys
 import time
-from typing import Any, Dict, List, Optional, Set
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Optional, Set
 
 from hydra.core.utils import JobReturn
 
@@ -72,23 +74,47 @@ def _was_cancelled(scheduler: Scheduler, job_id: str) -> bool:
     return bool(re.search(scheduler.cancelled_pattern, out.stdout))
 
 
+def record_lost(scheduler: Scheduler, run_dir: Path, job_id: Optional[str], recorder: str,
+                fact: str, belongs: Optional[Callable[[Dict[str, Any]], bool]] = None
+                ) -> Optional[str]:
+    """Record the end of a job that ended without recording one itself; the status written.
+
+    INTERRUPTED when the scheduler says the job was deleted (its `cancelled_pattern`), else
+    FAILED (`JobLost`). Nothing is written (None) when the run has recorded an end meanwhile,
+    or when `belongs(info)` says the run is not that job's any more. `recorder` says who
+    noticed (`the head`), `fact` what was noticed (`no longer lists job 12`).
+    """
+    path = run_dir / "metadata" / "info.yaml"
+    with rundir.info_lock(run_dir):
+        info = rundir.read_info(run_dir)
+        if info.get("status") in TERMINAL or (belongs is not None and not belongs(info)):
+            return None
+        end = runinfo.now()
+        info["end_time"] = runinfo.iso(end)
+        try:  # as the job's own ending records it: from this attempt's start
+            start = _dt.datetime.fromisoformat(str(info["start_time"]))
+            info["duration_s"] = round((end - start).total_seconds(), 6)
+        except (KeyError, TypeError, ValueError):
+            pass  # it never started
+        if job_id and _was_cancelled(scheduler, str(job_id)):
+            info["status"] = runinfo.INTERRUPTED
+            info["signal"] = f"SIGKILL ({scheduler.name}: job deleted; recorded by {recorder})"
+        else:
+            info["status"] = runinfo.FAILED
+            info["error"] = {
+                "type": "JobLost",
+                "message": f"{scheduler.name} {fact} and the job recorded no end (killed "
+                           f"without notice, out of memory, or node failure; recorded by "
+                           f"{recorder}); see {run_dir / 'log.stderr'}",
+                "traceback": "",
+            }
+        rundir.write_yaml_atomic(path, info)
+        return str(info["status"])
+
+
 def _mark_lost(scheduler: Scheduler, job: Any) -> None:
-    info: Dict[str, Any] = rundir.read_yaml(job.run_dir / "metadata" / "info.yaml") or {}
-    info["end_time"] = runinfo.iso(runinfo.now())
-    if job.job_id and _was_cancelled(scheduler, str(job.job_id)):
-        info["status"] = runinfo.INTERRUPTED
-        info["signal"] = f"SIGKILL ({scheduler.name}: job deleted; recorded by the head)"
-        rundir.write_yaml_atomic(job.run_dir / "metadata" / "info.yaml", info)
-        return
-    info["status"] = runinfo.FAILED
-    info["error"] = {
-        "type": "JobLost",
-        "message": f"{scheduler.name} no longer lists job {job.job_id} and the job recorded no "
-                   f"end (killed without notice, out of memory, or node failure); see "
-                   f"{job.run_dir / 'log.stderr'}",
-        "traceback": "",
-    }
-    rundir.write_yaml_atomic(job.run_dir / "metadata" / "info.yaml", info)
+    record_lost(scheduler, job.run_dir, job.job_id, "the head",
+                f"no longer lists job {job.job_id}")
 
 
 def _bar(total: int) -> Any:

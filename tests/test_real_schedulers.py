@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -56,7 +57,9 @@ ENDED_FAILED: Dict[str, JobEnd] = {
 }
 # after the user's cancel command: the scheduler's state (prefix), and the signal mlxp records
 CANCELLED_STATE = {"slurm": "CANCELLED", "sge": "FAILED 100", "oar": "Error"}
-CANCEL_SIGNAL = {"slurm": "SIGTERM", "sge": "SIGUSR2", "oar": None}  # None: not decided yet
+# OAR gives no catchable signal: OAR's end notification (mlxp_core.endnotice) records it
+CANCEL_SIGNAL = {"slurm": "SIGTERM", "sge": "SIGUSR2",
+                 "oar": "SIGKILL (oar: job deleted; recorded by the scheduler's end notification)"}
 
 
 @dataclass
@@ -196,31 +199,26 @@ def test_sweep_runs_every_point_as_a_job(site: Site) -> None:
                       (f"seed={FAILING_SEED}",)}
 
 
-OAR_CANCEL_XFAIL = pytest.mark.xfail(
-    strict=True, raises=AssertionError,
-    reason="oardel SIGKILLs the job ~2 s later with no catchable signal before (see "
-           "scripts/schedulers/README.md), so a job cannot record its own cancellation: the "
-           "run stays RUNNING unless a head waits for it (mlxpsub --wait / "
-           "hydra.launcher.wait=true, see test_oar_cancel_is_recorded_by_a_waiting_head)")
-
-
-@pytest.mark.parametrize("site", [_param("slurm"), _param("sge"),
-                                  _param("oar", OAR_CANCEL_XFAIL)], indirect=True)
+@pytest.mark.parametrize("site", ALL, indirect=True)
 def test_cancelling_a_running_job_ends_interrupted(site: Site) -> None:
-    """The user's own cancel command (scancel / qdel / oardel) on a running mlxpsub job."""
+    """The user's own cancel command (scancel / qdel / oardel) on a running mlxpsub job.
+
+    SLURM and Grid Engine (-notify) signal the job first, which records its interruption;
+    OAR SIGKILLs it, then runs the end notification of the job script on the submit host.
+    """
     write_long_app(site.app)
     write_batch_script(site.app, site.name, site.python_dir, ["python main.py seed=1"])
     ((run_dir, job_id),) = _submit(site, expected_jobs=1, commands=1).items()
+    if site.name == "oar":
+        notice = (f"#OAR --notify [ERROR]exec:{site.python_dir}/python -m mlxp_core.endnotice "
+                  f"oar {run_dir}\n")
+        assert notice in (run_dir / "script.sh").read_text()
     wait_for_text(run_dir / "log.stdout", STARTED, timeout=JOBS_TIMEOUT_S)
     cancel(site.name, job_id)
     state, code = site.wait([job_id], timeout=90)[job_id]
-    meta = wait_ended(run_dir, timeout=5)
+    meta = wait_ended(run_dir, timeout=30)
     assert meta["status"] == "INTERRUPTED", f"{site.name} {state} {code}{describe(run_dir)}"
-    expected_signal = CANCEL_SIGNAL[site.name]
-    if expected_signal:
-        assert meta.get("signal") == expected_signal, meta
-    else:
-        assert meta.get("signal"), meta
+    assert meta.get("signal") == CANCEL_SIGNAL[site.name], meta
     if site.name == "sge" and state == "DONE":
         # the job recorded INTERRUPTED and exited 128+SIGUSR2 before the notify-time SIGKILL
         assert code == "140", (state, code)
@@ -344,7 +342,8 @@ def test_wait_mode_returns_results_to_hydra(site: Site) -> None:
 
 @pytest.mark.parametrize("site", [_param("oar")], indirect=True)
 def test_oar_cancel_is_recorded_by_a_waiting_head(site: Site) -> None:
-    """oardel gives the job no catchable signal; a head in wait mode records INTERRUPTED."""
+    """oardel gives the job no catchable signal; a head in wait mode records INTERRUPTED
+    (unless OAR's end notification did first) and returns the interruption."""
     write_long_app(site.app)
     write_batch_script(site.app, site.name, site.python_dir, ["python main.py seed=1"])
     oarenv.give_to(site.app)
@@ -426,3 +425,113 @@ def test_slurm_requeue_resumes_in_the_same_run_dir(site: Site) -> None:
     epochs = [json.loads(x)["epoch"] for x in metrics.read_text().splitlines()]
     assert epochs[-1] == 7 and sorted(set(epochs)) == list(range(8)), epochs
     assert "RESUMED FROM" in (run_dir / "log.stdout").read_text()
+
+
+def _wait_for_epochs(metrics: Path, count: int, timeout: float = JOBS_TIMEOUT_S) -> None:
+    """Until the job has logged ``count`` metric lines (TimeoutError, not an assertion)."""
+    deadline = time.monotonic() + timeout
+    while not metrics.exists() or len(metrics.read_text().splitlines()) < count:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{metrics}: fewer than {count} lines after {timeout:g} s")
+        time.sleep(0.2)
+
+
+def _epochs(metrics: Path) -> List[int]:
+    return [json.loads(line)["epoch"] for line in metrics.read_text().splitlines()]
+
+
+@pytest.mark.parametrize("site", [_param("sge")], indirect=True)
+def test_sge_requeue_resumes_in_the_same_run_dir(site: Site) -> None:
+    """`qmod -rj` of a rerunnable job (`#$ -r y`): SIGUSR2 (-notify) ends the first attempt
+    INTERRUPTED, then Grid Engine reruns the same job id, which resumes from its checkpoint."""
+    from conftest import write_app
+
+    write_app(site.app, RESUMABLE_APP)
+    write_batch_script(site.app, site.name, site.python_dir, ["python main.py seed=1"],
+                       directives=["#$ -r y"])
+    ((run_dir, job_id),) = _submit(site, expected_jobs=1, commands=1).items()
+    assert "\n#$ -r y\n" in (run_dir / "script.sh").read_text()
+    metrics = run_dir / "metrics" / "train.json"
+    _wait_for_epochs(metrics, 2)
+    proc = schedulers.command(["qmod", "-rj", job_id])
+    assert proc.returncode == 0 and "Pushed rescheduling" in proc.stdout, proc
+    # Grid Engine starts the rerun a few seconds after the first attempt ended
+    first = wait_ended(run_dir, timeout=60)
+    assert first["status"] == "INTERRUPTED" and first["signal"] == "SIGUSR2", describe(run_dir)
+    assert first["attempt"] == 1, first
+    ends = site.wait([job_id])
+    assert ends[job_id] == ENDED_OK["sge"], ends
+    meta = wait_ended(run_dir, timeout=30)
+    assert meta["status"] == "COMPLETE" and meta["attempt"] == 2, describe(run_dir)
+    assert meta["scheduler"]["job_id"] == job_id and meta["submit"]["job_id"] == job_id
+    assert meta["first_start_time"] == first["start_time"], (first, meta)
+    epochs = _epochs(metrics)
+    assert epochs[-1] == 7 and sorted(set(epochs)) == list(range(8)), epochs
+    stdout = (run_dir / "log.stdout").read_text()
+    assert "RESUMED FROM" in stdout and stdout.count(STARTED) == 2, describe(run_dir)
+    # Grid Engine's accounting: the killed attempt, then the rerun
+    acct = schedulers.command(["qacct", "-j", job_id]).stdout
+    assert re.search(r"^failed\s+25\s*:\s*rescheduling", acct, re.MULTILINE), acct
+
+
+# OAR resubmits an idempotent job that exited 99 only if it ran for more than 60 s
+OAR_IDEMPOTENT_MIN_RUN_S = 62
+OAR_IDEMPOTENT_APP = f"""
+started = time.monotonic()
+try:
+    state = ctx.logger.load_checkpoint('last_ckpt')
+    print('RESUMED FROM', state['epoch'], flush=True)
+except FileNotFoundError:
+    state = {{'epoch': -1}}
+print('{STARTED}', 'ATTEMPT', ctx.info.attempt, flush=True)
+for epoch in range(state['epoch'] + 1, 6):
+    time.sleep(0.5)
+    ctx.logger.log_metrics({{'epoch': epoch}}, log_name='train')
+    ctx.logger.log_checkpoint({{'epoch': epoch}}, log_name='last_ckpt')
+    if epoch == 2 and ctx.info.attempt == 1:
+        time.sleep(max(0.0, {OAR_IDEMPOTENT_MIN_RUN_S} - (time.monotonic() - started)))
+        sys.exit(99)
+"""
+
+
+def _oar_job(job_id: str) -> Dict[str, Any]:
+    """`oarstat -J -f -j ID` of one job (its state, exit_code, events ...)."""
+    proc = schedulers.command(["oarstat", "-J", "-f", "-j", job_id])
+    assert proc.returncode == 0, proc
+    job: Dict[str, Any] = json.loads(proc.stdout)[job_id]
+    return job
+
+
+@pytest.mark.parametrize("site", [_param("oar")], indirect=True)
+def test_oar_idempotent_job_resubmitted_after_exit_99_resumes(site: Site) -> None:
+    """`#OAR -t idempotent`: a job that ran > 60 s and exited 99 is resubmitted by OAR under a
+    new job id; the new job runs the same script.sh and resumes in the same run directory."""
+    from conftest import write_app
+
+    write_app(site.app, OAR_IDEMPOTENT_APP)
+    write_batch_script(site.app, site.name, site.python_dir, ["python main.py seed=1"],
+                       directives=["#OAR -t idempotent"])
+    ((run_dir, job_id),) = _submit(site, expected_jobs=1, commands=1).items()
+    assert "\n#OAR -t idempotent\n" in (run_dir / "script.sh").read_text()
+    ends = site.wait([job_id], timeout=JOBS_TIMEOUT_S)
+    assert ends[job_id] == ("Terminated", str(99 << 8)), (ends, describe(run_dir))
+    events = {e["type"]: e["description"] for e in _oar_job(job_id)["events"]}
+    resubmitted = re.search(r"=> (\d+)", events.get("RESUBMIT_JOB_AUTOMATICALLY", ""))
+    assert resubmitted, (events, describe(run_dir))
+    new_id = resubmitted.group(1)
+    site.job_ids.append(new_id)
+    new_job = _oar_job(new_id)
+    assert new_id != job_id and str(new_job["resubmit_job_id"]) == job_id, new_job
+    # OAR runs the submitted file itself: the run dir's script.sh, again
+    assert new_job["command"] == str(run_dir / "script.sh"), new_job
+    assert site.wait([new_id])[new_id] == ENDED_OK["oar"], describe(run_dir)
+    meta = wait_ended(run_dir, timeout=30)
+    assert meta["status"] == "COMPLETE" and meta["attempt"] == 2, describe(run_dir)
+    # the submission keeps the id mlxpsub got; the scheduler record is the latest attempt's
+    assert meta["submit"]["job_id"] == job_id, meta
+    assert meta["scheduler"]["job_id"] == new_id, meta
+    epochs = _epochs(run_dir / "metrics" / "train.json")
+    assert epochs == list(range(6)), epochs
+    stdout = (run_dir / "log.stdout").read_text()  # OAR appends: both attempts
+    assert f"{STARTED} ATTEMPT 1" in stdout and "RESUMED FROM 2" in stdout, describe(run_dir)
+    assert f"{STARTED} ATTEMPT 2" in stdout, describe(run_dir)

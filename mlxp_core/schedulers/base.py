@@ -308,6 +308,12 @@ class Scheduler:
     # the job was deleted by a user (recorded INTERRUPTED when the job could not say so)
     job_info_command: tuple[str, ...] = ()
     cancelled_pattern: str = ""
+    # a directive asking the scheduler to run a command on the submit host when a job ends
+    # abnormally (OAR's `--notify [ERROR]exec:...`); '{command}' is replaced by mlxp's
+    # recorder (`python -m mlxp_core.endnotice ...`), rendered only when that command fully
+    # matches `end_notice_chars` (the characters the scheduler accepts there)
+    end_notice_format: str = ""
+    end_notice_chars: str = ""
 
     def line(self, text: str) -> str:
         """A directive line: prefix, one space, ``text``."""

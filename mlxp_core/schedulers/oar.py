@@ -15,6 +15,17 @@ Notes:
   id, the array id is the first one. There is no concurrency limit.
 * The job's environment is not the submitter's (it starts through ssh): export what it needs.
 * Output paths expand ``%jobid%`` and ``%jobname%``.
+* ``oardel`` (and the walltime) SIGKILL the job with no catchable signal first, so the job
+  cannot record its end. A single job's script therefore carries
+  ``#OAR --notify [ERROR]exec:<python> -m mlxp_core.endnotice oar <run dir>``: OAR runs it,
+  as the job's user, on the host that submitted the job when the job ends in state Error,
+  and it records the run INTERRUPTED (deleted) or FAILED (see :mod:`mlxp_core.endnotice`).
+  A ``--notify`` directive of the user replaces it; paths with characters other than
+  ``[a-zA-Z0-9_./-]`` (oarsub refuses them there) and array jobs go without it.
+* ``-t idempotent``: OAR resubmits, under a NEW job id, a job that ran more than 60 s and
+  exited 99 (not one killed by ``oardel``); the new job runs the same script, so the run
+  resumes in its directory with ``attempt: 2``. ``info.yaml`` keeps ``submit.job_id`` (what
+  was submitted) and records the new id as ``scheduler.job_id``.
 """
 
 from __future__ import annotations
@@ -89,4 +100,8 @@ OAR = Scheduler(
     # oardel SIGKILLs the job with no catchable signal first; OAR records the request
     job_info_command=("oarstat", "-J", "-f", "-j", "{id}"),
     cancelled_pattern=r"FRAG_JOB_REQUEST",
+    # so OAR itself tells mlxp when a job ended in state Error (see mlxp_core/endnotice.py);
+    # oarsub refuses an exec notification with other characters than these
+    end_notice_format="--notify [ERROR]exec:{command}",
+    end_notice_chars=r"[a-zA-Z0-9_./ -]+",
 )

@@ -14,6 +14,13 @@ Notes:
 * Job names may not contain ``/ : @ \\ * ?`` or whitespace: they are replaced by ``_``.
 * Array task indexes start at 1 (``SGE_TASK_ID``; ``undefined`` for a non-array job).
 * Output paths expand ``$JOB_ID``, ``$TASK_ID``, ``$JOB_NAME``, ``$HOME``, ``$USER``.
+* Rerun (requeue): ``qmod -rj ID`` (managers only) reschedules a running job only if it is
+  rerunnable: ``-r y`` or the queue's ``rerun TRUE``; otherwise it keeps running. mlxp does not
+  render ``-r y``: whether a job may be rerun (also after a node crash) is the user's or the
+  site's choice, as with SLURM's ``--requeue``; write ``#$ -r y`` to allow it. A rescheduled
+  ``-notify`` job gets SIGUSR2 (recorded INTERRUPTED), SIGKILL after the queue's notify time,
+  then reruns under the same job id (``RESTARTED=1``) and resumes in its run directory.
+  Grid Engine also reruns any job that exits 99 (unless ``FORBID_RESCHEDULE``).
 """
 
 from __future__ import annotations

@@ -58,16 +58,21 @@ def write_long_app(directory: Path) -> Path:
     return write_app(directory, LONG)
 
 
-def batch_script(scheduler: str, python_dir: str, commands: Sequence[str]) -> str:
-    """A user's batch script: shebang, directives, PATH to the Python, the python commands."""
-    lines = ["#!/bin/bash", *DIRECTIVES[scheduler], f"export PATH={python_dir}:$PATH", *commands]
+def batch_script(scheduler: str, python_dir: str, commands: Sequence[str],
+                 directives: Sequence[str] = ()) -> str:
+    """A user's batch script: shebang, directives, PATH to the Python, the python commands.
+
+    ``directives``: more directive lines (with their prefix), after the default ones.
+    """
+    lines = ["#!/bin/bash", *DIRECTIVES[scheduler], *directives,
+             f"export PATH={python_dir}:$PATH", *commands]
     return "\n".join(lines) + "\n"
 
 
 def write_batch_script(directory: Path, scheduler: str, python_dir: str,
-                       commands: Sequence[str]) -> Path:
+                       commands: Sequence[str], directives: Sequence[str] = ()) -> Path:
     path = directory / JOB_SCRIPT
-    path.write_text(batch_script(scheduler, python_dir, commands))
+    path.write_text(batch_script(scheduler, python_dir, commands, directives))
     return path
 
 
