@@ -96,6 +96,7 @@ class MLXPCallback(Callback):
     def on_job_end(self, config: DictConfig, job_return: JobReturn, **kwargs: Any) -> None:
         error, value = jobreturn.outcome(job_return)
         run = _run.active_run()
-        if run is not None and run.log_dir is not None:
+        if run is not None and run.log_dir is not None and run.launched:
+            # for the launcher's head that waits for this job (nobody else reads it)
             jobreturn.dump(run.log_dir, "FAILED" if error else "COMPLETED", error or value)
         _run.finish(error)

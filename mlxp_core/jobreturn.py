@@ -9,7 +9,6 @@ import pickle
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
-import cloudpickle
 from hydra.core.utils import JobReturn, JobStatus
 
 from mlxp_core.rundir import write_bytes_atomic
@@ -23,6 +22,8 @@ def dump(directory: Path, status: str, value: Any, **job: Any) -> None:
 
     `job` may carry JobReturn fields of the job (cfg, hydra_cfg, working_dir, task_name).
     """
+    import cloudpickle  # only jobs of a launcher write this file: not imported otherwise
+
     record: Dict[str, Any] = {"status": status, "value": value, **job}
     try:
         data = cloudpickle.dumps(record)

@@ -45,6 +45,7 @@ class Run:
     started: float = field(default_factory=time.monotonic)
     setup_error: Optional[BaseException] = None
     finished: bool = False
+    launched: bool = False  # its directory was allocated by a launcher's head (MLXP_RUN_DIR)
     _handlers: Dict[int, Any] = field(default_factory=dict)
 
 
@@ -124,6 +125,7 @@ def _open_run_dir(run: Run, config: DictConfig) -> bool:
         if not path.name.isdigit():
             raise RunSetupError(f"{RUN_DIR_ENV}={pinned} is not a run directory <parent>/<id>")
         run.log_id = int(path.name)
+        run.launched = True
         run.log_dir, existed = rundir.adopt(path.parent, run.log_id)
         return not existed
     # relative to where the command was started (the job may have chdir'ed already)
