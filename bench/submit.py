@@ -46,6 +46,7 @@ NAME = "submit"
 TARGET_VS_FLOOR = 2.0
 TARGET_ARRAY_S = 2.0
 ARRAY_OVERRIDE = " hydra.launcher.array=true"
+ARRAY_ROUNDS = 7  # samples of the array row (the other rows: --submit-repeats)
 WARMUP_JOBS = 5
 
 
@@ -158,6 +159,11 @@ def run(setup: Setup, jobs: int, mlxp_jobs: int, repeats: int) -> BenchResult:
                                           PEER, setup.mlxp_python, mlxp_jobs))
     t0 = time.perf_counter()
     samples = interleave(cont, repeats, setup.warmup)
+    array = next((c for c in cont if c.key == "ours-array"), None)
+    if array is not None and repeats < ARRAY_ROUNDS:
+        # an absolute target, and 2 s a sample: more rounds than the slow rows get
+        more = interleave([array], ARRAY_ROUNDS - repeats, 0)
+        samples["ours-array"] = [*samples["ours-array"], *more["ours-array"]]
     res.seconds = time.perf_counter() - t0
     if probe is not None and "ours-array" not in samples:
         cont.insert(1, Contender("ours-array", "ours (mlxpsub, array)", OURS, lambda _r: probe))
