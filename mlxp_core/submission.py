@@ -267,9 +267,8 @@ def submit_job(plan: Plan, job: Job) -> None:
     record(job, runinfo.SUBMITTED, job_id=job.job_id, submit_time=runinfo.iso(runinfo.now()))
 
 
-def _job_return(plan: Plan, job: Job) -> JobReturn:
-    ret = JobReturn(overrides=list(job.overrides), working_dir=plan.workdir,
-                    task_name=str(OmegaConf.select(plan.config, "hydra.job.name")))
+def _job_return(plan: Plan, job: Job, task_name: str) -> JobReturn:
+    ret = JobReturn(overrides=list(job.overrides), working_dir=plan.workdir, task_name=task_name)
     ret.status = JobStatus.COMPLETED
     ret.return_value = {
         "scheduler": plan.scheduler.name if plan.scheduler else "local",
@@ -343,7 +342,8 @@ def launch(launcher: Any, job_overrides: Sequence[Sequence[str]],
                      check_lost)
         return waiting.results(jobs, plan.workdir,
                                str(OmegaConf.select(plan.config, "hydra.job.name")))
-    return [_job_return(plan, job) for job in jobs]
+    task_name = str(OmegaConf.select(plan.config, "hydra.job.name"))
+    return [_job_return(plan, job, task_name) for job in jobs]
 
 
 def _submit_each(plan: Plan, jobs: List[Job]) -> None:
