@@ -19,6 +19,7 @@ interpreter (``python3`` on ``PATH``), the same for every contender.
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
@@ -58,8 +59,12 @@ def _env(bin_dir: Path, where: Path) -> Dict[str, str]:
 
 
 def _submitted(where: Path) -> int:
-    """Jobs (or array tasks) the fake scheduler recorded."""
-    return len(list((where / "fakesched" / "jobs").glob("*.json")))
+    """Jobs (or array tasks) the fake scheduler recorded (a not-run array: one record)."""
+    count = 0
+    for path in (where / "fakesched" / "jobs").glob("*.json"):
+        keys = json.loads(path.read_text()).get("norun_array_keys")
+        count += len(keys) if keys else 1
+    return count
 
 
 def _check(where: Path, n: int, sample: Sample, runs: bool) -> None:
@@ -73,9 +78,9 @@ def _check(where: Path, n: int, sample: Sample, runs: bool) -> None:
 def _fake_array_submit(bin_dir: Path, where: Path) -> float:
     """Wall time of the fake `sbatch` alone on the array script just submitted.
 
-    The fake is a Python program that writes one record file per array task; a real
-    `sbatch --array` is one request to slurmctld. Reported so the array row can be read
-    without the fake's own cost.
+    The fake is a Python program (a Python start-up, and the per-task environments it
+    prepares); a real `sbatch --array` is one request to slurmctld. Reported so the array row
+    can be read without the fake's own cost.
     """
     (script,) = (where / "logs" / ".arrays").glob("*.sh")
     again = where / "fake-again"
