@@ -5,13 +5,20 @@ job would run, without directives). One array script, `<parent_log>/.arrays/<fir
 carries the directives; each array task finds its run directory from its task index and runs
 that directory's script with its output in the directory's `log.stdout` / `log.stderr`.
 The head records, per run, the array's job id and the task index in `info.yaml`.
+
+On a scheduler with an end notification (OAR), the array's run list is also written next to
+its script, `<first>-<last>.runs.json` (`{"first": <first task index>, "runs": [<run dir>,
+...]}`): the array script asks OAR to run `python -m mlxp_core.endnotice oar <that file>` when
+a task ends in error, and the recorder finds the task's run directory in it from the task's
+index (see :mod:`mlxp_core.endnotice`).
 """
 
 from __future__ import annotations
 
+import json
 import shlex
 from pathlib import Path
-from typing import List
+from typing import Any, Dict, List, Optional
 
 from mlxp_core import rundir
 from mlxp_core.errors import UsageAbort
@@ -19,6 +26,7 @@ from mlxp_core.render import JobSpec, render_array_script
 from mlxp_core.schedulers import Scheduler
 
 ARRAY_DIR = ".arrays"
+RUN_LIST_SUFFIX = ".runs.json"
 
 
 def task_range(scheduler: Scheduler, count: int) -> tuple[int, int]:
@@ -62,11 +70,16 @@ def write_array_script(scheduler: Scheduler, template: JobSpec, run_dirs: List[P
     directory.mkdir(exist_ok=True)
     name = f"{log_ids[0]}-{log_ids[-1]}"
     out = directory / f"{name}.task-{scheduler.array_index_placeholder or 'all'}"
+    run_list: Optional[Path] = None
+    if scheduler.end_notice_format:
+        run_list = directory / f"{name}{RUN_LIST_SUFFIX}"
+        rundir.write_text_atomic(run_list, json.dumps(
+            {"first": first, "runs": [str(d) for d in run_dirs]}, indent=0) + "\n")
     spec = JobSpec(
         job_name=f"{template.job_name.rsplit('/', 1)[0]}/{name}",
         stdout=f"{out}.stdout", stderr=f"{out}.stderr", workdir=template.workdir,
         command=["true"], directives=template.directives, resources=template.resources,
-        array=(first, last, limit),
+        array=(first, last, limit), end_notice_target=None if run_list is None else str(run_list),
     )
     path = directory / f"{name}.sh"
     rundir.write_text_atomic(
@@ -79,3 +92,13 @@ def submitted_info(job_id: str | None, first: int, k: int, script: Path, when: s
     """The `submit` record of task `k` of an array submitted at `when`."""
     return {"job_id": job_id, "array_task_index": first + k, "array_script": str(script),
             "submit_time": when}
+
+
+def run_of_task(run_list: Dict[str, Any], index: int) -> Optional[Path]:
+    """The run directory of task `index` in a run list (see the module docstring), or None."""
+    runs = run_list.get("runs")
+    first = run_list.get("first")
+    if not isinstance(runs, list) or not isinstance(first, int) or not 0 <= index - first < len(
+            runs):
+        return None
+    return Path(runs[index - first])

@@ -13,51 +13,116 @@ and OAR runs, when the job has ended in state Error::
 
     <python> -m mlxp_core.endnotice oar <run dir> <job id> <job name> ERROR <comment>
 
+An array script (``hydra.launcher.array=true``) serves many run directories; it names the
+array's run list instead (``<parent>/.arrays/<first>-<last>.runs.json``, see
+:mod:`mlxp_core.arrays`)::
+
+    #OAR --notify [ERROR]exec:<python> -m mlxp_core.endnotice oar <run list>
+
+Every task of the array is a job of its own, with its own id and the same notification; OAR
+runs it with the TASK's job id. The recorder reads the task's ``array_index`` (and
+``array_id``) from the one ``oarstat -J -f -j <job id>`` call it makes anyway, and takes the
+run directory at that index of the list (one small file read: no scan of the run
+directories, so an array of 1000 deleted tasks costs 1000 such short processes, nothing more).
+
 This records, exactly as a head waiting for the job would (:func:`mlxp_core.waiting.record_lost`),
-INTERRUPTED when OAR says the job was deleted (``oardel``, walltime: one ``oarstat`` call), else
-FAILED (``JobLost``); and only while the run still shows that very job RUNNING (or SUBMITTED, if
-it never started): a job that recorded its own end, or an earlier attempt's late notice, is left
-alone. Nothing polls: the cost is one short process per abnormally ended job.
+INTERRUPTED when OAR says the job was deleted (``oardel``, walltime: ``FRAG_JOB_REQUEST`` in
+that same ``oarstat`` output), else FAILED (``JobLost``); and only while the run still belongs
+to that very job: a run RUNNING records the job id of its running attempt
+(``scheduler.job_id``: the task's own id for an array task), a run that never started the id
+it was submitted under (``submit.job_id``: the ARRAY's id for an array task, together with
+``submit.array_task_index``). A job that recorded its own end, or an earlier attempt's late
+notice, is left alone. Nothing polls: the cost is one short process per abnormally ended job.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from mlxp_core import runinfo
 
 log = logging.getLogger("mlxp")
 RECORDER = "the scheduler's end notification"
 TAGS = ("RUNNING", "END", "ERROR", "INFO", "SUSPENDED", "RESUMING")  # OAR's
-USAGE = ("usage: python -m mlxp_core.endnotice <scheduler> <run dir> <job id> [<job name> "
-         "<tag> <comment>...]")
+USAGE = ("usage: python -m mlxp_core.endnotice <scheduler> <run dir | array run list> <job id> "
+         "[<job name> <tag> <comment>...]")
+Task = Tuple[str, int]  # (array id, task index) of an array task, as the scheduler says
 
 
-def _job_of(info: Dict[str, Any]) -> Optional[str]:
-    """The job id the run belongs to now: the running attempt's, else the submitted one."""
-    key = "scheduler" if info.get("status") == runinfo.RUNNING else "submit"
-    record = info.get(key)
-    job_id = record.get("job_id") if isinstance(record, dict) else None
-    return None if job_id is None else str(job_id)
+def _belongs(info: Dict[str, Any], job_id: str, task: Optional[Task]) -> bool:
+    """Whether the run is still job `job_id`'s (array task `task` of its array, if given)."""
+    running = info.get("status") == runinfo.RUNNING
+    record = info.get("scheduler" if running else "submit")
+    if not isinstance(record, dict):
+        return False
+    if running or task is None:  # a started run knows its own job id, even as an array task
+        return str(record.get("job_id")) == job_id
+    array_id, index = task  # never started: submitted as task `index` of array `array_id`
+    return (str(record.get("job_id")) == array_id
+            and str(record.get("array_task_index")) == str(index))
 
 
-def record(scheduler_name: str, run_dir: Path, job_id: str, tag: str = "ERROR") -> Optional[str]:
-    """Record the abnormal end of job `job_id` in `run_dir`; the status written, or None."""
+def array_task(info_text: Optional[str], job_id: str) -> Optional[Task]:
+    """``(array id, task index)`` of job `job_id` in ``oarstat -J -f -j <job id>``'s output."""
+    try:
+        data = json.loads(info_text or "")
+        job = data[job_id] if isinstance(data, dict) else None
+        return str(int(job["array_id"])), int(job["array_index"])
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+def _run_of(run_list: Path, task: Optional[Task]) -> Optional[Path]:
+    from mlxp_core.arrays import run_of_task
+
+    if task is None:
+        log.error("mlxp: the scheduler did not say which array task the job is")
+        return None
+    try:
+        runs = json.loads(run_list.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        log.error("mlxp: cannot read the array's run list %s: %s", run_list, exc)
+        return None
+    run_dir = run_of_task(runs, task[1]) if isinstance(runs, dict) else None
+    if run_dir is None:
+        log.error("mlxp: no run directory for task %s in %s", task[1], run_list)
+    return run_dir
+
+
+def record(scheduler_name: str, target: Path, job_id: str, tag: str = "ERROR") -> Optional[str]:
+    """Record the abnormal end of job `job_id`; the status written, or None.
+
+    `target` is the job's run directory, or the run list of the array the job is a task of.
+    """
     from mlxp_core.schedulers import get_scheduler
-    from mlxp_core.waiting import record_lost
+    from mlxp_core.waiting import cancelled_in, job_info, record_lost
 
     if tag != "ERROR":
         log.info("mlxp: %s notice %s for job %s: nothing to record", scheduler_name, tag, job_id)
         return None
+    scheduler = get_scheduler(scheduler_name)
+    info_text: Optional[str] = None
+    task: Optional[Task] = None
+    if target.is_file():  # an array's run list
+        info_text = job_info(scheduler, job_id)
+        task = array_task(info_text, job_id)
+        run_dir = _run_of(target, task)
+        if run_dir is None:
+            return None
+    else:
+        run_dir = target
     if not (run_dir / "metadata" / "info.yaml").is_file():
         log.error("mlxp: %s is not a run directory (no metadata/info.yaml)", run_dir)
         return None
-    status = record_lost(get_scheduler(scheduler_name), run_dir, job_id, RECORDER,
-                         f"ended job {job_id} in error",
-                         belongs=lambda info: _job_of(info) == job_id)
+    if task is None:
+        info_text = job_info(scheduler, job_id)
+    status = record_lost(scheduler, run_dir, job_id, RECORDER, f"ended job {job_id} in error",
+                         belongs=lambda info: _belongs(info, job_id, task),
+                         cancelled=cancelled_in(scheduler, info_text))
     log.info("mlxp: %s job %s ended in error: run %s %s", scheduler_name, job_id, run_dir,
              status or "unchanged (it recorded its end, or belongs to another job)")
     return status
@@ -69,13 +134,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if len(args) < 3:
         log.error(USAGE)
         return 2
-    scheduler_name, run_dir, job_id = args[:3]
+    scheduler_name, target, job_id = args[:3]
     # OAR passes "<job name> <tag>"; an empty job name vanishes from its command line
     tag = next((word for word in args[3:5] if word in TAGS), "ERROR")
     try:
-        record(scheduler_name, Path(run_dir), job_id, tag)
+        record(scheduler_name, Path(target), job_id, tag)
     except (OSError, ValueError) as exc:
-        log.error("mlxp: could not record the end of job %s in %s: %s", job_id, run_dir, exc)
+        log.error("mlxp: could not record the end of job %s in %s: %s", job_id, target, exc)
         return 1
     return 0
 

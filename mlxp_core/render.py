@@ -70,7 +70,9 @@ class JobSpec:
     ``resources`` holds the generic fields of :func:`mlxp_core.schedulers.base.parse_resources`
     (``None`` values skipped). ``array`` is ``(first, last, max_running_or_None)``.
     ``teardown``: shell lines run after the command; the script still exits with the
-    command's exit status.
+    command's exit status. ``end_notice_target``: what the scheduler's end notification hands
+    to mlxp's recorder (:mod:`mlxp_core.endnotice`): an array's run list; a single job's is
+    its run directory (``env["MLXP_RUN_DIR"]``) unless given.
     """
 
     job_name: str
@@ -84,6 +86,7 @@ class JobSpec:
     env: dict[str, str] = field(default_factory=dict)
     array: Optional[tuple[int, int, Optional[int]]] = None
     teardown: list[str] = field(default_factory=list)
+    end_notice_target: Optional[str] = None
 
 
 def render_script(scheduler: Scheduler, job: JobSpec) -> str:
@@ -190,16 +193,17 @@ def _user_directive(sched: Scheduler, text: str) -> str:
 def _end_notice(sched: Scheduler, job: JobSpec, user: list[str]) -> Optional[str]:
     """The directive text that makes the scheduler record the job's abnormal end, or None.
 
-    Only for a single job (its run directory is known), when the user gave no such directive
-    of their own, and when the recorder command is made of characters the scheduler accepts.
+    Only when the recorder has a target (a single job's run directory, an array's run list:
+    ``job.end_notice_target``), when the user gave no such directive of their own, and when
+    the recorder command is made of characters the scheduler accepts.
     """
-    run_dir = job.env.get(RUN_DIR_ENV)
-    if not sched.end_notice_format or not run_dir or job.array is not None:
+    target = job.end_notice_target or (None if job.array else job.env.get(RUN_DIR_ENV))
+    if not sched.end_notice_format or not target:
         return None
     option = sched.end_notice_format.split()[0]
     if any(line.split()[1:2] and line.split()[1].startswith(option) for line in user):
         return None  # the user's own notification replaces mlxp's
-    words = [sys.executable, "-m", "mlxp_core.endnotice", sched.name, run_dir]
+    words = [sys.executable, "-m", "mlxp_core.endnotice", sched.name, target]
     command = " ".join(words)
     if any(not word or re.search(r"\s", word) for word in words) or not re.fullmatch(
             sched.end_notice_chars, command):

@@ -16,12 +16,13 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Set
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Set
 
-from hydra.core.utils import JobReturn
-
-from mlxp_core import jobreturn, rundir, runinfo
+from mlxp_core import rundir, runinfo
 from mlxp_core.schedulers import Scheduler
+
+if TYPE_CHECKING:  # Hydra is imported by `results` only: `record_lost` runs in short
+    from hydra.core.utils import JobReturn  # processes (mlxp_core.endnotice) that need no Hydra
 
 log = logging.getLogger("mlxp")
 TERMINAL = {runinfo.COMPLETE, runinfo.FAILED, runinfo.INTERRUPTED, runinfo.SUBMIT_FAILED}
@@ -63,26 +64,39 @@ def _status(job: Any) -> str:
     return str(data.get("status")) if isinstance(data, dict) else "UNKNOWN"
 
 
-def _was_cancelled(scheduler: Scheduler, job_id: str) -> bool:
+def job_info(scheduler: Scheduler, job_id: str) -> Optional[str]:
+    """What the scheduler's `job_info_command` prints about one job; None if it cannot tell."""
     if not scheduler.job_info_command:
-        return False
+        return None
     argv = [w.replace("{id}", job_id) for w in scheduler.job_info_command]
     try:
         out = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
-    except (OSError, subprocess.SubprocessError):
-        return False
-    return bool(re.search(scheduler.cancelled_pattern, out.stdout))
+    except (OSError, subprocess.SubprocessError) as exc:
+        log.debug("mlxp: %s failed: %s", argv, exc)
+        return None
+    return out.stdout
+
+
+def cancelled_in(scheduler: Scheduler, info_text: Optional[str]) -> bool:
+    """Whether `info_text` (from :func:`job_info`) says a user deleted the job."""
+    return bool(info_text and scheduler.cancelled_pattern
+                and re.search(scheduler.cancelled_pattern, info_text))
+
+
+def _was_cancelled(scheduler: Scheduler, job_id: str) -> bool:
+    return cancelled_in(scheduler, job_info(scheduler, job_id))
 
 
 def record_lost(scheduler: Scheduler, run_dir: Path, job_id: Optional[str], recorder: str,
-                fact: str, belongs: Optional[Callable[[Dict[str, Any]], bool]] = None
-                ) -> Optional[str]:
+                fact: str, belongs: Optional[Callable[[Dict[str, Any]], bool]] = None,
+                cancelled: Optional[bool] = None) -> Optional[str]:
     """Record the end of a job that ended without recording one itself; the status written.
 
-    INTERRUPTED when the scheduler says the job was deleted (its `cancelled_pattern`), else
-    FAILED (`JobLost`). Nothing is written (None) when the run has recorded an end meanwhile,
-    or when `belongs(info)` says the run is not that job's any more. `recorder` says who
-    noticed (`the head`), `fact` what was noticed (`no longer lists job 12`).
+    INTERRUPTED when the scheduler says the job was deleted (its `cancelled_pattern`; asked
+    here unless the caller already knows, `cancelled`), else FAILED (`JobLost`). Nothing is
+    written (None) when the run has recorded an end meanwhile, or when `belongs(info)` says
+    the run is not that job's any more. `recorder` says who noticed (`the head`), `fact` what
+    was noticed (`no longer lists job 12`).
     """
     path = run_dir / "metadata" / "info.yaml"
     with rundir.info_lock(run_dir):
@@ -96,7 +110,9 @@ def record_lost(scheduler: Scheduler, run_dir: Path, job_id: Optional[str], reco
             info["duration_s"] = round((end - start).total_seconds(), 6)
         except (KeyError, TypeError, ValueError):
             pass  # it never started
-        if job_id and _was_cancelled(scheduler, str(job_id)):
+        if cancelled is None:
+            cancelled = bool(job_id) and _was_cancelled(scheduler, str(job_id))
+        if cancelled:
             info["status"] = runinfo.INTERRUPTED
             info["signal"] = f"SIGKILL ({scheduler.name}: job deleted; recorded by {recorder})"
         else:
@@ -156,6 +172,8 @@ def wait(scheduler: Scheduler, jobs: List[Any], poll_s: float, check_lost: bool)
 
 
 def results(jobs: List[Any], workdir: str, task_name: str) -> List[JobReturn]:
+    from mlxp_core import jobreturn
+
     out = []
     for job in jobs:
         record = jobreturn.load(job.run_dir) if job.run_dir is not None else None

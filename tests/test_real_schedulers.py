@@ -374,6 +374,91 @@ def test_oar_cancel_is_recorded_by_a_waiting_head(site: Site) -> None:
     site.wait([job_id])
 
 
+def _oar_array_tasks(array_id: str) -> Dict[int, str]:
+    """``{task index: the task's own job id}`` of an OAR array (`oarstat --array ID -J`)."""
+    proc = schedulers.command(["oarstat", "--array", array_id, "-J"])
+    assert proc.returncode == 0, proc
+    return {int(job["array_index"]): job_id for job_id, job in json.loads(proc.stdout).items()}
+
+
+def _oar_cores() -> int:
+    """How many OAR resources (one core each here) are Alive: the tasks that can run at once."""
+    proc = schedulers.command(["oarnodes", "-s"])
+    assert proc.returncode == 0, proc
+    return len(re.findall(r"^\s*\d+ : Alive\s*$", proc.stdout, re.MULTILINE))
+
+
+@pytest.mark.parametrize("site", [_param("oar")], indirect=True)
+def test_oar_deleting_array_tasks_ends_their_runs_interrupted(site: Site) -> None:
+    """`oardel` of single tasks of an `mlxpsub --array` submission, no head waiting: OAR runs
+    the array script's end notification for each deleted task, with that task's own job id,
+    and it records that task's run INTERRUPTED (a running task is known by its own job id, a
+    task still waiting by the array id and its index); the other tasks run on."""
+    cores = _oar_cores()
+    assert cores >= 2, f"this test needs 2 OAR cores, not {cores}"
+    count = cores + 1  # one task has to wait
+    write_long_app(site.app)
+    seeds = ",".join(str(seed) for seed in range(1, count + 1))
+    write_batch_script(site.app, site.name, site.python_dir, [f"python main.py seed={seeds}"])
+    proc = _mlxpsub_with(site, "--array")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert f"{count} jobs submitted, 0 failed" in proc.stdout, proc.stdout + proc.stderr
+    run_dirs = _run_dirs(site.app)
+    array_id = str(info(run_dirs[0])["submit"]["job_id"])
+    tasks = _oar_array_tasks(array_id)
+    site.job_ids += tasks.values()
+    assert sorted(tasks) == list(range(1, count + 1)) and tasks[1] == array_id, tasks
+    # OAR's task index is the one mlxp recorded, and picks the same run in the run list
+    assert [info(d)["submit"]["array_task_index"] for d in run_dirs] == sorted(tasks)
+    run_list = run_dirs[0].parent / ".arrays" / f"1-{count}.runs.json"
+    assert json.loads(run_list.read_text()) == {"first": 1, "runs": [str(d) for d in run_dirs]}
+    script = Path(info(run_dirs[0])["submit"]["array_script"]).read_text()
+    assert (f"#OAR --notify [ERROR]exec:{site.python_dir}/python -m mlxp_core.endnotice oar "
+            f"{run_list}\n") in script, script
+    run_of = dict(zip(sorted(tasks), run_dirs))
+    deadline = time.monotonic() + JOBS_TIMEOUT_S
+    while sum(STARTED in (d / "log.stdout").read_text(errors="replace")
+              for d in run_dirs if (d / "log.stdout").is_file()) < cores:
+        if time.monotonic() > deadline:
+            raise TimeoutError("".join(describe(d) for d in run_dirs))
+        time.sleep(0.2)
+    states = {index: look("oar", job_id)[1] for index, job_id in tasks.items()}
+    waiting_tasks = [index for index, state in states.items() if state == "Waiting"]
+    assert len(waiting_tasks) == 1, states
+    (waiting,) = waiting_tasks
+    running = max(index for index in tasks if index not in (1, waiting))  # own id != array id
+
+    # a task that never started
+    cancel("oar", tasks[waiting])
+    meta = wait_ended(run_of[waiting], timeout=60)
+    assert meta["status"] == "INTERRUPTED", describe(run_of[waiting])
+    assert meta["signal"] == CANCEL_SIGNAL["oar"], meta
+    assert "scheduler" not in meta and "duration_s" not in meta, meta
+    assert meta["submit"]["job_id"] == array_id, meta
+    # a running task, whose own job id is not the array's
+    cancel("oar", tasks[running])
+    meta = wait_ended(run_of[running], timeout=60)
+    assert meta["status"] == "INTERRUPTED", describe(run_of[running])
+    assert meta["signal"] == CANCEL_SIGNAL["oar"], meta
+    assert meta["scheduler"]["job_id"] == tasks[running], meta
+    assert meta["submit"]["job_id"] == array_id and meta["duration_s"] > 0, meta
+    ends = site.wait([tasks[waiting], tasks[running]], timeout=60)
+    assert all(state == "Error" for state, _ in ends.values()), ends
+    # the other tasks run on, their runs untouched
+    others = [index for index in tasks if index not in (waiting, running)]
+    for index in others:
+        assert look("oar", tasks[index])[1] == "Running", index
+        assert info(run_of[index])["status"] == "RUNNING", describe(run_of[index])
+    # then deleted too (task 1's own job id is the array's)
+    for index in others:
+        cancel("oar", tasks[index])
+    site.wait([tasks[index] for index in others], timeout=60)
+    for index in others:
+        meta = wait_ended(run_of[index], timeout=30)
+        assert meta["status"] == "INTERRUPTED", describe(run_of[index])
+        assert meta["scheduler"]["job_id"] == tasks[index], meta
+
+
 RESUMABLE_APP = f"""
 try:
     state = ctx.logger.load_checkpoint('last_ckpt')

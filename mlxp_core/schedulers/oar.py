@@ -20,8 +20,12 @@ Notes:
   ``#OAR --notify [ERROR]exec:<python> -m mlxp_core.endnotice oar <run dir>``: OAR runs it,
   as the job's user, on the host that submitted the job when the job ends in state Error,
   and it records the run INTERRUPTED (deleted) or FAILED (see :mod:`mlxp_core.endnotice`).
+  An array script carries ``... endnotice oar <parent>/.arrays/<first>-<last>.runs.json``
+  instead (the array's run list): every task has the notification, OAR runs it with the
+  task's own job id, and the recorder finds the task's run from its ``array_index``
+  (``oarstat -J -f``; 1-based, the ``submit.array_task_index`` mlxp records).
   A ``--notify`` directive of the user replaces it; paths with characters other than
-  ``[a-zA-Z0-9_./-]`` (oarsub refuses them there) and array jobs go without it.
+  ``[a-zA-Z0-9_./-]`` (oarsub refuses them there) go without it.
 * ``-t idempotent``: OAR resubmits, under a NEW job id, a job that ran more than 60 s and
   exited 99 (not one killed by ``oardel``); the new job runs the same script, so the run
   resumes in its directory with ``attempt: 2``. ``info.yaml`` keeps ``submit.job_id`` (what
