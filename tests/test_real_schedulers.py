@@ -459,6 +459,8 @@ def test_oar_deleting_array_tasks_ends_their_runs_interrupted(site: Site) -> Non
         assert meta["scheduler"]["job_id"] == tasks[index], meta
 
 
+# the first attempt waits after epoch 2 until the scheduler stops it (a requeue that comes
+# late on a loaded machine must still find it running); the next attempt runs to the end
 RESUMABLE_APP = f"""
 try:
     state = ctx.logger.load_checkpoint('last_ckpt')
@@ -467,9 +469,12 @@ except FileNotFoundError:
     state = {{'epoch': -1}}
 print('{STARTED}', flush=True)
 for epoch in range(state['epoch'] + 1, 8):
-    time.sleep(1)
+    time.sleep(0.5)
     ctx.logger.log_metrics({{'epoch': epoch}}, log_name='train')
     ctx.logger.log_checkpoint({{'epoch': epoch}}, log_name='last_ckpt')
+    if epoch == 2 and ctx.info.attempt == 1:
+        ctx.logger.flush()
+        time.sleep(300)
 """
 
 
