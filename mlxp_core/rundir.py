@@ -53,14 +53,25 @@ def _write_all(fd: int, data: bytes) -> None:
         view = view[os.write(fd, view):]
 
 
-def write_bytes_atomic(path: Path, data: bytes) -> None:
-    """Write `data` to `path` through a temporary file and `os.replace`."""
+def _temp_copy(path: Path, data: bytes) -> Path:
+    """A temporary file next to `path` holding `data` (removed again if writing fails)."""
     fd, tmp = open_temp(path.parent, path.name)
     try:
         try:
             _write_all(fd, data)
         finally:
             os.close(fd)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    return tmp
+
+
+def write_bytes_atomic(path: Path, data: bytes) -> None:
+    """Write `data` to `path` through a temporary file and `os.replace`."""
+    tmp = _temp_copy(path, data)
+    try:
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
@@ -76,20 +87,15 @@ def create_atomic(path: Path, data: bytes) -> bool:
     nothing was written: `path` exists, or this filesystem has no hard links; the caller then
     takes its locked read-modify-write path (`info_lock`).
     """
-    fd, tmp = open_temp(path.parent, path.name)
+    tmp = _temp_copy(path, data)
     try:
-        try:
-            _write_all(fd, data)
-        finally:
-            os.close(fd)
-        try:
-            os.link(tmp, path)
-        except OSError:  # FileExistsError, or EPERM/ENOTSUP without hard links
-            return False
-        return True
+        os.link(tmp, path)
+    except OSError:  # FileExistsError, or EPERM/ENOTSUP without hard links
+        return False
     finally:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
+    return True
 
 
 def create_new(path: Path, data: bytes, mode: int = 0o666) -> None:

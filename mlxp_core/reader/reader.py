@@ -18,10 +18,10 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Optional, Union
 
+from mlxp_core import gcpause
 from mlxp_core.reader import index as _index
 from mlxp_core.reader._util import (
     Problem,
-    gc_paused,
     log_new,
     nullable_dtypes,
     problem_text,
@@ -89,7 +89,7 @@ class Reader:
         stats: dict[str, Any] = dict(runs_read=0, yaml_files_parsed=0, runs_stat_checked=0,
                                      runs_fully_checked=0)
         candidates = self._cache_candidates()
-        with gc_paused():
+        with gcpause.paused():
             old = self._index if self._index.ids else None
             loaded_from = None
             if old is None and not rebuild and candidates:
@@ -183,7 +183,7 @@ class Reader:
         if self._frame is None:
             import pandas as pd
 
-            with gc_paused():
+            with gcpause.paused():
                 columns = {k: self._column(k) for k in self.keys}
                 frame = pd.DataFrame(columns)
                 for name, dtype in nullable_dtypes(frame, columns).items():
@@ -308,7 +308,7 @@ class Reader:
         parts = []
         rel = f"metrics/{log_name}.json"
         new: list[Problem] = []
-        with gc_paused():
+        with gcpause.paused():
             for log_id in ids:
                 mf = self._metrics.get(f"{self.parent_log}{os.sep}{log_id}{os.sep}{rel}")
                 indexed = self._index.metrics[pos[log_id]] or {}
