@@ -28,6 +28,7 @@ STATE_DIR = ".mlxp"
 COUNTER_FILE = "last_id"
 LOCK_FILE = "id.lock"
 SUBDIRS = ("metadata", "metrics", "artifacts")
+SCRIPT = "script.sh"  # a launcher job's rendered script, in its run directory
 RUN_DIR_ENV = "MLXP_RUN_DIR"  # set by a job script: the run directory the head allocated
 
 _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -47,24 +48,25 @@ def open_temp(directory: Path, name: str) -> Tuple[int, Path]:
             continue
 
 
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view):]
-
-
-def _temp_copy(path: Path, data: bytes) -> Path:
-    """A temporary file next to `path` holding `data` (removed again if writing fails)."""
-    fd, tmp = open_temp(path.parent, path.name)
+def _fill(fd: int, path: Path, data: bytes) -> None:
+    """Write all of `data` to the new file `path` open as `fd`, close it; remove it on failure."""
     try:
         try:
-            _write_all(fd, data)
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
         finally:
             os.close(fd)
     except BaseException:
         with contextlib.suppress(OSError):
-            os.unlink(tmp)
+            os.unlink(path)
         raise
+
+
+def _temp_copy(path: Path, data: bytes) -> Path:
+    """A temporary file next to `path` holding `data`."""
+    fd, tmp = open_temp(path.parent, path.name)
+    _fill(fd, tmp, data)
     return tmp
 
 
@@ -104,16 +106,7 @@ def create_new(path: Path, data: bytes, mode: int = 0o666) -> None:
     For files in a directory this process has just created and nobody reads yet (a job's
     `script.sh` before submission): one `open`, no rename. A partial file is removed.
     """
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _CLOEXEC, mode)
-    try:
-        try:
-            _write_all(fd, data)
-        finally:
-            os.close(fd)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(path)
-        raise
+    _fill(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _CLOEXEC, mode), path, data)
 
 
 def write_text_atomic(path: Path, text: str) -> None:

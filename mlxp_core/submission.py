@@ -15,21 +15,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-from hydra.core.utils import JobReturn, JobStatus
+from hydra.core.utils import JobReturn
 from omegaconf import DictConfig, OmegaConf
 
-from mlxp_core import arrays, gcpause, jobcommand, rundir, runinfo, waiting
+from mlxp_core import arrays, gcpause, jobcommand, rundir, runinfo, submitreport, waiting
 from mlxp_core.callbacks import mlxp_overrides, primary_config_dir
 from mlxp_core.errors import MLXPError, UsageAbort
 from mlxp_core.render import JobSpec, render_local_script, render_script
 from mlxp_core.run import RUN_DIR_ENV
+from mlxp_core.rundir import SCRIPT
 from mlxp_core.schedulers import Scheduler, get_scheduler
 from mlxp_core.settings import effective_settings, overrides_to_dict, resolve_parent_log
 from mlxp_core.submit import SubmitError, check_submit_command, submit
 
 log = logging.getLogger("mlxp")
 
-SCRIPT = "script.sh"
 DRY_RUN = "DRY_RUN"
 RESOURCE_FIELDS = ("partition", "account", "nodes", "cpus", "gpus", "mem", "time")
 
@@ -267,52 +267,6 @@ def submit_job(plan: Plan, job: Job) -> None:
     record(job, runinfo.SUBMITTED, job_id=job.job_id, submit_time=runinfo.iso(runinfo.now()))
 
 
-def _job_return(plan: Plan, job: Job, task_name: str) -> JobReturn:
-    ret = JobReturn(overrides=list(job.overrides), working_dir=plan.workdir, task_name=task_name)
-    ret.status = JobStatus.COMPLETED
-    ret.return_value = {
-        "scheduler": plan.scheduler.name if plan.scheduler else "local",
-        "job_id": job.job_id, "log_id": job.log_id, "log_dir": str(job.run_dir),
-        "script": str(job.run_dir / SCRIPT) if job.run_dir else None,
-    }
-    return ret
-
-
-def _progress(total: int) -> Any:
-    if total < 20 or not sys.stderr.isatty():
-        return None
-    from tqdm import tqdm
-
-    return tqdm(total=total, desc="submitting", unit="job", file=sys.stderr)
-
-
-def _write_report(plan: Plan, jobs: List[Job]) -> None:
-    """For mlxpsub: what was submitted, as JSON (appended over several launch calls)."""
-    path = plan.params.get("report")
-    if not path:
-        return
-    import json
-
-    done = json.loads(Path(path).read_text()) if Path(path).is_file() else []
-    done += [{"log_id": j.log_id, "job_id": j.job_id, "error": j.error} for j in jobs]
-    rundir.write_text_atomic(Path(path), json.dumps(done))
-
-
-def _summary(plan: Plan, jobs: List[Job]) -> None:
-    name = plan.scheduler.name if plan.scheduler else "local"
-    failed = [j for j in jobs if j.error]
-    verb = "rendered (dry run)" if plan.params.get("dry_run") else "submitted"
-    print(f"mlxp: {len(jobs) - len(failed)} of {len(jobs)} jobs {verb} to {name}")
-    for job in jobs:
-        state = f"FAILED: {job.error}" if job.error else f"job {job.job_id}" if job.job_id else ""
-        print(f"  run {job.log_id}: {job.run_dir / SCRIPT if job.run_dir else ''} {state}")
-    if failed:
-        raise UsageAbort(
-            f"{len(failed)} of {len(jobs)} submissions failed (marked SUBMIT_FAILED): "
-            + "; ".join(f"run {j.log_id}: {j.error}" for j in failed)
-        )
-
-
 def launch(launcher: Any, job_overrides: Sequence[Sequence[str]],
            initial_job_idx: int) -> Sequence[JobReturn]:
     plan = make_plan(launcher)
@@ -332,8 +286,8 @@ def launch(launcher: Any, job_overrides: Sequence[Sequence[str]],
             _submit_array(plan, jobs)
         else:
             _submit_each(plan, jobs)
-        _write_report(plan, jobs)
-    _summary(plan, jobs)
+        submitreport.write_report(plan, jobs)
+    submitreport.summary(plan, jobs)
     if plan.params.get("wait") and not plan.params.get("dry_run"):
         assert plan.scheduler is not None
         check_lost = not (plan.params.get("array") and plan.scheduler.array
@@ -343,12 +297,12 @@ def launch(launcher: Any, job_overrides: Sequence[Sequence[str]],
         return waiting.results(jobs, plan.workdir,
                                str(OmegaConf.select(plan.config, "hydra.job.name")))
     task_name = str(OmegaConf.select(plan.config, "hydra.job.name"))
-    return [_job_return(plan, job, task_name) for job in jobs]
+    return [submitreport.job_return(plan, job, task_name) for job in jobs]
 
 
 def _submit_each(plan: Plan, jobs: List[Job]) -> None:
     allocate(plan, jobs)
-    bar = _progress(len(jobs))
+    bar = submitreport.progress(len(jobs))
     try:
         for job in jobs:
             prepare(plan, job)

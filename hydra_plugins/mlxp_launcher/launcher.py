@@ -16,19 +16,13 @@ from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig
 
 
-class MLXPLauncher(Launcher):
-    """Base of the mlxp launchers (abstract, so Hydra does not list it as a plugin)."""
+class _KeepsSetup(Launcher):
+    """What Hydra's `setup` hands a launcher, kept (abstract: no `launch`, not a plugin)."""
 
-    def __init__(self, **params: Any) -> None:
-        self.params = params
+    def __init__(self) -> None:
         self.config: Optional[DictConfig] = None
         self.hydra_context: Optional[HydraContext] = None
         self.task_function: Optional[TaskFunction] = None
-
-    @property
-    @abstractmethod
-    def scheduler_name(self) -> str:
-        """`local`, or the name of a description in `mlxp_core.schedulers`."""
 
     def setup(
         self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig
@@ -36,6 +30,19 @@ class MLXPLauncher(Launcher):
         self.config = config
         self.hydra_context = hydra_context
         self.task_function = task_function
+
+
+class MLXPLauncher(_KeepsSetup):
+    """Base of the mlxp launchers (abstract, so Hydra does not list it as a plugin)."""
+
+    def __init__(self, **params: Any) -> None:
+        super().__init__()
+        self.params = params
+
+    @property
+    @abstractmethod
+    def scheduler_name(self) -> str:
+        """`local`, or the name of a description in `mlxp_core.schedulers`."""
 
     def launch(
         self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int
@@ -73,20 +80,8 @@ class LSFLauncher(MLXPLauncher):
     scheduler_name = "lsf"
 
 
-class InlineLauncher(Launcher):
+class InlineLauncher(_KeepsSetup):
     """Hydra's basic launcher, each job's config derived instead of composed from scratch."""
-
-    def __init__(self) -> None:
-        self.config: Optional[DictConfig] = None
-        self.hydra_context: Optional[HydraContext] = None
-        self.task_function: Optional[TaskFunction] = None
-
-    def setup(
-        self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig
-    ) -> None:
-        self.config = config
-        self.hydra_context = hydra_context
-        self.task_function = task_function
 
     def launch(
         self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int
