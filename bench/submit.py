@@ -90,7 +90,7 @@ def _fake_array_submit(bin_dir: Path, where: Path) -> float:
 
 def _mlxpsub(bin_dir: Path, python: Path) -> List[str]:
     script = bin_dir / "mlxpsub"
-    return [str(script)] if script.exists() else [str(python), "-m", "mlxp_core.mlxpsub"]
+    return [str(script)] if script.exists() else [str(python), "-m", "mlxp_core.cli.mlxpsub"]
 
 
 def mlxpsub_contender(setup: Setup, key: str, label: str, role: str, python: Path,

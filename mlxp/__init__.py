@@ -9,10 +9,10 @@
 from typing import Any
 
 from mlxp_core import __version__
-from mlxp_core.context import Context
-from mlxp_core.launch import launch
-from mlxp_core.logger import Logger
-from mlxp_core.run import current_run
+from mlxp_core.hydra_app.launch import launch
+from mlxp_core.run.active import current_run
+from mlxp_core.run.context import Context
+from mlxp_core.run.logger import Logger
 
 DefaultLogger = Logger  # the name MLXP users know
 

@@ -120,6 +120,19 @@ def effective_settings(
     return settings
 
 
+SETTINGS_PREFIX = "mlxp."  # command-line overrides of mlxp settings: mlxp.<key>=value
+
+
+def override_key(override: str) -> str:
+    """The key of a Hydra command-line override (`+a.b=1`, `~a`, `a=1,2` -> `a.b`, `a`, `a`)."""
+    return override.lstrip("+~").split("=", 1)[0]
+
+
+def is_setting_override(override: str) -> bool:
+    """Whether `override` sets an mlxp setting (`mlxp.logger.parent_log=...`, `+mlxp...`)."""
+    return "=" in override and override_key(override).startswith(SETTINGS_PREFIX)
+
+
 def overrides_to_dict(overrides: Sequence[str], into: Optional[Dict[str, Any]] = None,
                       skip_sweeps: bool = False) -> Dict[str, Any]:
     """`mlxp.a.b=v` command-line overrides as a nested dict (values parsed as YAML scalars).
@@ -128,9 +141,9 @@ def overrides_to_dict(overrides: Sequence[str], into: Optional[Dict[str, Any]] =
     """
     nested: Dict[str, Any] = {} if into is None else into
     for item in overrides:
-        key, eq, value = item.lstrip("+~").partition("=")
-        if not key.startswith("mlxp.") or not eq:
+        if not is_setting_override(item):
             continue
+        key, _, value = item.lstrip("+~").partition("=")
         if skip_sweeps and ("," in value or "(" in value):
             continue
         node = nested

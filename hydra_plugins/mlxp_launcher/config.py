@@ -10,12 +10,14 @@ from typing import Any, Dict, List, Optional
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
 
+from mlxp_core.run import CALLBACK_TARGET  # a constant: nothing else is imported
+
 
 @dataclass
 class MLXPCallbackConf:
     """`defaults: [/hydra/callbacks: [mlxp]]` gives a plain Hydra app mlxp's run directories."""
 
-    _target_: str = "mlxp_core.callbacks.MLXPCallback"
+    _target_: str = CALLBACK_TARGET
     # import path (package.module:function) of a function called with config.seed
     seeding_function: Optional[str] = None
 

@@ -1,10 +1,10 @@
-"""Thin Hydra launchers; the work is done in `mlxp_core.submission` (imported on first launch).
+"""Thin Hydra launchers; the work is done in `mlxp_core.submit` (imported on first launch).
 
 `hydra/launcher=mlxp_slurm` (or `mlxp_oar`, `mlxp_torque`/`mlxp_pbs`, `mlxp_sge`, `mlxp_mwm`,
 `mlxp_lsf`) renders one job script per sweep point into its run directory and submits it;
 `hydra/launcher=mlxp_local` runs the same scripts as local background processes;
 `hydra/launcher=mlxp_inline` runs the jobs one after another in this process
-(`mlxp_core.inline_launcher`).
+(`mlxp_core.hydra_app.inline`).
 """
 
 from abc import abstractmethod
@@ -47,13 +47,20 @@ class MLXPLauncher(_KeepsSetup):
     def launch(
         self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int
     ) -> Sequence[JobReturn]:
-        from mlxp_core import submission
+        from mlxp_core.submit import batch
 
-        return submission.launch(self, job_overrides, initial_job_idx)
+        return batch.launch(self, job_overrides, initial_job_idx)
 
 
 class LocalLauncher(MLXPLauncher):
     scheduler_name = "local"
+
+    def launch(
+        self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int
+    ) -> Sequence[JobReturn]:
+        from mlxp_core.submit import local
+
+        return local.launch(self, job_overrides, initial_job_idx)
 
 
 class SlurmLauncher(MLXPLauncher):
@@ -83,9 +90,13 @@ class LSFLauncher(MLXPLauncher):
 class InlineLauncher(_KeepsSetup):
     """Hydra's basic launcher, each job's config derived instead of composed from scratch."""
 
+    def __init__(self) -> None:
+        super().__init__()
+        self.composer: Any = None  # the mlxp sweeper hands over its composer (hydra_app.sweep)
+
     def launch(
         self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int
     ) -> Sequence[JobReturn]:
-        from mlxp_core import inline_launcher
+        from mlxp_core.hydra_app import inline
 
-        return inline_launcher.launch(self, job_overrides, initial_job_idx)
+        return inline.launch(self, job_overrides, initial_job_idx)

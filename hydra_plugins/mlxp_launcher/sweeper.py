@@ -1,6 +1,6 @@
 """`hydra/sweeper=mlxp`: Hydra's basic sweep without composing every job on the head.
 
-The work is done in `mlxp_core.sweep` (imported on first use: Hydra imports this module at
+The work is done in `mlxp_core.hydra_app.sweep` (imported on first use: Hydra imports this module at
 every start).
 """
 
@@ -23,6 +23,7 @@ class MLXPSweeper(Sweeper):
         self.hydra_context: Optional[HydraContext] = None
         self.config: Optional[DictConfig] = None
         self.launcher: Optional[Launcher] = None
+        self.composer: Any = None  # hydra_app.sweep.Composer, made on first use
 
     def setup(
         self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig
@@ -36,12 +37,12 @@ class MLXPSweeper(Sweeper):
         )
 
     def sweep(self, arguments: List[str]) -> Any:
-        from mlxp_core import sweep
+        from mlxp_core.hydra_app import sweep
 
         return sweep.run_sweep(self, arguments)
 
     def validate_batch_is_legal(self, batch: Sequence[Sequence[str]]) -> None:
-        from mlxp_core import sweep
+        from mlxp_core.hydra_app import sweep
 
         assert self.hydra_context is not None and self.config is not None
-        sweep.composer_for(self.hydra_context.config_loader, self.config).check_all(batch)
+        sweep.composer_for(self, self.hydra_context.config_loader, self.config).check_all(batch)

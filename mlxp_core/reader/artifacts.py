@@ -72,7 +72,7 @@ def find(artifacts: list[Artifact], name: str, artifact_type: Optional[str]) -> 
 
 def load_file(path: str, artifact_type: str, artifacts_root: str) -> Any:
     """Load one artifact file with the loader of its type."""
-    from mlxp_core import artifacts as core
+    from mlxp_core.run import artifacts as core
 
     if artifact_type in core.BUILTIN_TYPES:
         return core.load_artifact_file(path, artifact_type)

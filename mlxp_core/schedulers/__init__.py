@@ -26,6 +26,8 @@ from mlxp_core.schedulers.slurm import SLURM
 from mlxp_core.schedulers.torque import TORQUE
 
 __all__ = [
+    "DIRECTIVE_PREFIXES",
+    "JOB_ID_VARIABLES",
     "SCHEDULERS",
     "JobSpecError",
     "Resources",
@@ -41,6 +43,11 @@ __all__ = [
 ]
 
 _ALL = (SLURM, OAR, SGE, TORQUE, MWM, LSF)
+
+# derived from the descriptions, never listed elsewhere
+DIRECTIVE_PREFIXES: dict[str, str] = {sched.directive: sched.name for sched in _ALL}
+JOB_ID_VARIABLES: tuple[str, ...] = tuple(
+    dict.fromkeys(name for sched in _ALL for name in sched.env.job_id))
 
 SCHEDULERS: dict[str, Scheduler] = {
     name: sched for sched in _ALL for name in (sched.name, *sched.aliases)
@@ -78,6 +85,8 @@ def job_id_from_env(environ: Mapping[str, str]) -> Optional[dict[str, Optional[s
     which gives every job an array id and index 1 (the two cases cannot be told apart there).
     Grid Engine's ``JOB_ID`` only counts when ``SGE_TASK_ID`` or ``SGE_ROOT`` is also set.
     """
+    if not any(name in environ for name in JOB_ID_VARIABLES):
+        return None  # the common case outside a job: one pass over a dozen names
     for sched in _DETECTION_ORDER:
         found = sched.job_from_env(environ)
         if found is not None:

@@ -81,7 +81,7 @@ def mlxpsub_argv(python: str = sys.executable) -> list[str]:
     script = Path(python).parent / "mlxpsub"
     if script.is_file():
         return [str(script)]
-    return [python, "-m", "mlxp_core.mlxpsub"]
+    return [python, "-m", "mlxp_core.cli.mlxpsub"]
 
 
 _SCHEDULER_VAR_PREFIXES = ("SLURM_", "OAR_", "PBS_", "SGE_", "LSB_", "MOAB_", "FAKE_SCHED_")

@@ -141,7 +141,7 @@ def _reinstall(venv: Path, source: Path) -> None:
 
 
 def _check_user_can_import(venv: Path) -> None:
-    code = "import mlxp, mlxp_core.mlxpsub, hydra_plugins.mlxp_launcher.launcher"
+    code = "import mlxp, mlxp_core.cli.mlxpsub, hydra_plugins.mlxp_launcher.launcher"
     argv = as_user(OAR_USER, [str(venv / "bin" / "python"), "-c", code])
     proc = subprocess.run(argv, capture_output=True, text=True, check=False, cwd="/")
     if proc.returncode != 0:
