@@ -9,6 +9,7 @@
 from typing import Any
 
 from mlxp_core import __version__
+from mlxp_core.compat.config_dict import ConfigDict
 from mlxp_core.hydra_app.launch import launch
 from mlxp_core.run.active import current_run
 from mlxp_core.run.context import Context
@@ -16,7 +17,8 @@ from mlxp_core.run.logger import Logger
 
 DefaultLogger = Logger  # the name MLXP users know
 
-__all__ = ["Context", "DefaultLogger", "Logger", "Reader", "__version__", "current_run", "launch"]
+__all__ = ["ConfigDict", "Context", "DataFrame", "DefaultLogger", "Logger", "Reader",
+           "__version__", "current_run", "launch"]
 
 
 def __getattr__(name: str) -> Any:
@@ -25,4 +27,8 @@ def __getattr__(name: str) -> Any:
         from mlxp_core.reader import Reader
 
         return Reader
+    if name == "DataFrame":
+        from mlxp_core.reader.dataframe import DataFrame
+
+        return DataFrame
     raise AttributeError(f"module 'mlxp' has no attribute {name!r}")

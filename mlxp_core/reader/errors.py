@@ -5,7 +5,11 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable
 
+from mlxp_core.compat.errors import InvalidKeyError, InvalidMapError
 from mlxp_core.errors import MLXPError
+
+__all__ = ["InvalidKeyError", "InvalidMapError", "QueryError", "QuerySyntaxError", "ReaderError",
+           "UnknownKeyError"]
 
 
 class ReaderError(MLXPError):
@@ -27,8 +31,9 @@ class QuerySyntaxError(QueryError):
     """The query does not parse."""
 
 
-class UnknownKeyError(ReaderError, KeyError):
-    """A key (query column, metric log name or metric key) that no run has."""
+class UnknownKeyError(ReaderError, InvalidKeyError):
+    """A key (query column, metric log name or metric key) that no run has (a KeyError, and
+    MLXP's ``InvalidKeyError``)."""
 
     def __init__(self, message: str, key: str, candidates: Iterable[str] = ()) -> None:
         self.key = key

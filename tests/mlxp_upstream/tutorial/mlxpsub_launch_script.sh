@@ -1,0 +1,5 @@
+#!/bin/bash
+
+chmod u+x launch_script.sh
+mlxpsub launch_script.sh
+
