@@ -2,9 +2,11 @@
 
     python -m bench [--quick] [--only NAME[,NAME...]] [--repeats N] [--json PATH]
 
-Benchmarks (default set, in this order): startup, sweep, logging, submit. ``reader`` (the
-Reader benchmark, ``bench/reader/bench_reader.py``, run as a subprocess) only runs when asked
-for with ``--only reader``: it generates and reads 10,000 synthetic runs, which takes minutes.
+Benchmarks (default set, in this order): startup, sweep, logging, submit. ``report``
+(``mlxp report`` of 2,000 runs x 100 steps next to pandas loading the same metrics,
+``bench/report.py``) and ``reader`` (the Reader benchmark, ``bench/reader/bench_reader.py``,
+run as a subprocess) only run when asked for with ``--only report`` / ``--only reader``:
+``reader`` generates and reads 10,000 synthetic runs, which takes minutes.
 
 A full run first builds what it needs: ``bench/.venv-mlxp105`` (``mlxp==1.0.5`` from PyPI) and
 ``bench/.venv-ours`` (this checkout, editable). ``--quick`` (the smoke test) runs every
@@ -25,7 +27,7 @@ import time
 from pathlib import Path
 from typing import List, Optional
 
-from bench import logging_speed, peers, startup, submit, sweep
+from bench import logging_speed, peers, report, startup, submit, sweep
 from bench.harness import (
     REPO,
     BenchError,
@@ -40,7 +42,8 @@ from bench.harness import (
 log = logging.getLogger("bench")
 
 DEFAULT_SET = ["startup", "sweep", "logging", "submit"]
-EXTRA = ["reader"]
+EXTRA = ["report", "reader"]
+IN_PROCESS = [*DEFAULT_SET, "report"]  # run here, into the one table
 READER = REPO / "bench" / "reader" / "bench_reader.py"
 
 
@@ -106,9 +109,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     json_path: Path = args.json or REPO / "bench" / "results" / (
         f"bench-{'quick-' if args.quick else ''}{stamp}.json")
     status = 0
-    names = [n for n in args.names if n in DEFAULT_SET]
+    names = [n for n in args.names if n in IN_PROCESS]
     if names:
-        build = not (args.quick or args.no_build)
+        # the report benchmark needs no venv (it runs with this interpreter)
+        build = not (args.quick or args.no_build) and any(n in DEFAULT_SET for n in names)
         log.info("preparing interpreters (%s)", "building venvs" if build else "no building")
         interp = peers.interpreters(build)
         scratch = Path(tempfile.mkdtemp(prefix="mlxp-bench-"))
@@ -167,6 +171,8 @@ def run_one(name: str, setup: Setup, args: argparse.Namespace) -> BenchResult:
         res = sweep.run(setup, args.sweep_points)
     elif name == "logging":
         res = logging_speed.run(setup, args.log_calls)
+    elif name == "report":
+        res = report.run(setup)
     else:
         res = submit.run(setup, args.submit_jobs, args.mlxp_submit_jobs, args.submit_repeats)
     log.info("  %s took %.0f s", name, time.perf_counter() - t0)

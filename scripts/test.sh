@@ -6,9 +6,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+bash scripts/install-browser.sh  # Debian's chromium, for the report's browser tests
 python -m pip install --quiet --disable-pip-version-check "torch==2.13.0"
 python -m pip install --quiet --disable-pip-version-check \
-    --config-settings editable_mode=compat -e ".[test]"
+    --config-settings editable_mode=compat -e ".[test,report]"
 
 status=0
 python -m pytest "$@" || status=$?
