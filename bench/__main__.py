@@ -5,7 +5,9 @@
 Benchmarks (default set, in this order): startup, sweep, logging, submit. ``report``
 (``mlxp report`` of 2,000 runs x 100 steps next to pandas loading the same metrics,
 ``bench/report.py``) and ``reader`` (the Reader benchmark, ``bench/reader/bench_reader.py``,
-run as a subprocess) only run when asked for with ``--only report`` / ``--only reader``:
+run as a subprocess) and ``operate`` (``mlxp status`` over 10,000 runs, ``mlxp rerun`` of 1,000
+runs, a 5,000-point array, each next to its floor, ``bench/operate.py``) only run when asked
+for with ``--only report`` / ``--only operate`` / ``--only reader``:
 ``reader`` generates and reads 10,000 synthetic runs, which takes minutes.
 
 A full run first builds what it needs: ``bench/.venv-mlxp105`` (``mlxp==1.0.5`` from PyPI) and
@@ -27,7 +29,7 @@ import time
 from pathlib import Path
 from typing import List, Optional
 
-from bench import logging_speed, peers, report, startup, submit, sweep
+from bench import logging_speed, operate, peers, report, startup, submit, sweep
 from bench.harness import (
     REPO,
     BenchError,
@@ -42,8 +44,8 @@ from bench.harness import (
 log = logging.getLogger("bench")
 
 DEFAULT_SET = ["startup", "sweep", "logging", "submit"]
-EXTRA = ["report", "reader"]
-IN_PROCESS = [*DEFAULT_SET, "report"]  # run here, into the one table
+EXTRA = ["report", "operate", "reader"]
+IN_PROCESS = [*DEFAULT_SET, "report", "operate"]  # run here, into the one table
 READER = REPO / "bench" / "reader" / "bench_reader.py"
 
 
@@ -173,6 +175,8 @@ def run_one(name: str, setup: Setup, args: argparse.Namespace) -> BenchResult:
         res = logging_speed.run(setup, args.log_calls)
     elif name == "report":
         res = report.run(setup)
+    elif name == "operate":
+        res = operate.run(setup)
     else:
         res = submit.run(setup, args.submit_jobs, args.mlxp_submit_jobs, args.submit_repeats)
     log.info("  %s took %.0f s", name, time.perf_counter() - t0)

@@ -4,6 +4,9 @@
 
     @mlxp.launch(config_path="./configs", seeding_function=seeding_function)
     def train(ctx: mlxp.Context) -> None: ...
+
+MLXP 1.0.5's public names and modules (`mlxp.logger`, `mlxp.launcher`, `mlxp.reader`,
+`mlxp.mlxpsub`, `mlxp.errors`, ...) are here too: docs/mlxp_compat.md.
 """
 
 from typing import Any
@@ -13,12 +16,11 @@ from mlxp_core.compat.config_dict import ConfigDict
 from mlxp_core.hydra_app.launch import launch
 from mlxp_core.run.active import current_run
 from mlxp_core.run.context import Context
-from mlxp_core.run.logger import Logger
+from mlxp_core.run.logger import DefaultLogger, Logger
+from mlxp_core.run.ranks import distributed_env
 
-DefaultLogger = Logger  # the name MLXP users know
-
-__all__ = ["ConfigDict", "Context", "DataFrame", "DefaultLogger", "Logger", "Reader",
-           "__version__", "current_run", "launch"]
+__all__ = ["ConfigDict", "Context", "DataFrame", "DefaultLogger", "GitVM", "Logger", "Reader",
+           "__version__", "current_run", "distributed_env", "launch"]
 
 
 def __getattr__(name: str) -> Any:
@@ -31,4 +33,8 @@ def __getattr__(name: str) -> Any:
         from mlxp_core.reader.dataframe import DataFrame
 
         return DataFrame
+    if name == "GitVM":
+        from mlxp_core.snapshot import GitVM
+
+        return GitVM
     raise AttributeError(f"module 'mlxp' has no attribute {name!r}")

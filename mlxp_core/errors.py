@@ -23,6 +23,11 @@ class RunSetupError(MLXPError):
     """The run directory could not be prepared; the task was not started."""
 
 
+class ResumeRefused(RunSetupError):
+    """A resume was refused (the run is alive elsewhere, its record is unreadable, or the
+    config differs); the run's directory and record are left untouched."""
+
+
 class ArtifactError(MLXPError):
     """An artifact type is unknown, cannot be registered, or an artifact cannot be loaded."""
 
@@ -38,3 +43,19 @@ class UsageAbort(SystemExit):
     def __init__(self, message: str) -> None:
         super().__init__(f"mlxp: error: {message}")
         self.message = message
+
+
+class DiskFull(SystemExit):
+    """The disk (or quota) is full: the run ends FAILED with this message, exit status 1.
+
+    A `SystemExit` (code 1) so that the task's usual handlers (`except Exception`) and
+    Hydra's do not print a traceback or carry on writing to a full disk; `str()` is the
+    one-line message.
+    """
+
+    def __init__(self, message: str) -> None:
+        super().__init__(1)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message

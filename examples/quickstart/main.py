@@ -18,7 +18,7 @@ def train(ctx: mlxp.Context) -> None:
     cfg = ctx.config
     logger = ctx.logger
 
-    # resume from the last checkpoint when the run is resumed (+mlxp.logger.log_id=N)
+    # resume from the last checkpoint when the run is resumed (+mlxp.logger.forced_log_id=N)
     try:
         state = logger.load_checkpoint(log_name="last_ckpt")
     except FileNotFoundError:

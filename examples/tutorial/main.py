@@ -26,7 +26,7 @@ def train(ctx: mlxp.Context) -> None:
     train_loader = DataLoader(cfg.data.d_int, n_samples=256, batch_size=64, device=cfg.data.device)
     test_loader = DataLoader(cfg.data.d_int, n_samples=128, batch_size=64, device=cfg.data.device)
 
-    # resume: a requeued or re-run job (+mlxp.logger.log_id=N) continues from its checkpoint
+    # resume: a requeued or re-run job (+mlxp.logger.forced_log_id=N) continues from its checkpoint
     start_epoch = 0
     try:
         checkpoint = logger.load_checkpoint(log_name="last_ckpt")

@@ -77,6 +77,20 @@ class SchedulerLauncherConf(LauncherConf):
     wait: bool = False
     # seconds between two looks at the jobs while waiting
     poll_interval: float = 5.0
+    # several processes per job (docs/distributed.md): tasks on each node, CPUs and GPUs of
+    # each task (cpus_per_task is `cpus`); more than one task: the command starts through
+    # `task_launcher` (null: srun on SLURM, `mpirun -np {tasks}` elsewhere)
+    tasks_per_node: Optional[int] = None
+    cpus_per_task: Optional[int] = None
+    gpus_per_task: Optional[int] = None
+    task_launcher: Optional[str] = None
+    # the scheduler warns the job N seconds before its walltime: the run calls its checkpoint
+    # hook, ends INTERRUPTED and requeues itself (at most max_requeues times for timeouts)
+    signal_before_walltime_s: Optional[int] = None
+    max_requeues: int = 3
+    # seconds allowed for the whole submission (all submit commands of the sweep); a command
+    # still running then is killed and the jobs not yet submitted are recorded SUBMIT_FAILED
+    submit_timeout: float = 300.0
 
 
 @dataclass
@@ -86,6 +100,11 @@ class LocalLauncherConf(LauncherConf):
     _target_: str = "hydra_plugins.mlxp_launcher.launcher.LocalLauncher"
     # jobs running at once; null: the number of CPUs
     max_workers: Optional[int] = None
+    # several processes per job, started by task_launcher (null: `mpirun -np {tasks}`;
+    # e.g. "torchrun --nproc-per-node {tasks_per_node} --no-python")
+    tasks_per_node: Optional[int] = None
+    gpus_per_task: Optional[int] = None
+    task_launcher: Optional[str] = None
 
 
 def _scheduler_conf(class_name: str) -> Any:

@@ -16,7 +16,8 @@ Nothing in the script is executed. Rules (each avoids a defect of MLXP 1.0.5's p
   ``python``, ``pythonN`` or ``pythonN.M``; its directory may use variables (``$VENV/bin/python``)
   but a bare variable (``$PYTHON``) is not recognized (warning). No-script forms (``python -c``,
   ``python -``, ``python --version``) and ``python -m`` with one of :data:`SETUP_MODULES` (``pip``)
-  are setup lines. Words come from ``shlex.split``: ``args`` are unquoted overrides.
+  are setup lines. Words follow bash's quoting rules (:func:`bash_words`): ``args`` are the
+  values bash would pass.
 * A python command combined with ``|``, ``;``, ``&&``, ``||``, ``&``, redirections, subshells or
   ``$(...)``/backquotes, or placed inside an if/for/while/case/function block, is an error.
 * Every other line is kept verbatim and in order (see :meth:`BatchScript.template_for`).
@@ -29,7 +30,6 @@ from __future__ import annotations
 
 import os
 import re
-import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional, Union
@@ -37,6 +37,10 @@ from typing import Optional, Union
 from mlxp_core.errors import MLXPError
 from mlxp_core.schedulers import DIRECTIVE_PREFIXES as PREFIXES
 
+# `#MLXP key=value` lines set these `hydra.launcher.*` fields (docs/distributed.md): the
+# walltime warning, and the walltime where the warning needs it (Grid Engine's s_rt, PBS)
+MLXP_PREFIX = "#MLXP"
+MLXP_OPTIONS = ("signal_before_walltime_s", "max_requeues", "time")
 SETUP_MODULES = frozenset({"pip", "venv", "ensurepip", "virtualenv", "site", "compileall"})
 DEFAULT_SHEBANG = "#!/bin/bash"
 COMMAND_HELP = "[launcher] python [flags] script.py key=value ... (or python -m module ...)"
@@ -101,6 +105,8 @@ class BatchScript:
     lines: list[ScriptLine]
     base_dir: str
     warnings: list[str] = field(default_factory=list)
+    # `#MLXP key=value` lines: mlxp launcher settings (MLXP_OPTIONS), as written
+    options: dict[str, str] = field(default_factory=dict)
 
     def template_for(self, k: int) -> tuple[list[str], list[str]]:
         """The "shell" lines (setup lines, comments, blanks) before and after command ``k``.
@@ -141,8 +147,12 @@ def _scan(line: str) -> _Scan:
             i += 2
             continue
         if quote:
-            quote = "" if c == quote else quote
+            quote = "" if c == quote[-1] else quote  # "$'" (ANSI-C) ends at "'"
             scan.subst |= quote == '"' and (c == "`" or line.startswith("$(", i))
+        elif line.startswith("$'", i):
+            quote, i = "$'", i + 2
+            cur.append("$'")
+            continue
         elif c in "'\"`":
             quote, scan.subst = c, scan.subst or c == "`"
         elif c == "#" and (i == 0 or line[i - 1] in " \t" + _OPS):
@@ -170,6 +180,104 @@ def _scan(line: str) -> _Scan:
     segs.append("".join(cur))
     scan.unterminated = bool(quote) or depth > 0
     return scan
+
+
+_DQ_ESCAPABLE = "$`\"\\\n"  # what a backslash escapes inside double quotes (bash)
+_ANSI_C = {"a": "\a", "b": "\b", "e": "\x1b", "E": "\x1b", "f": "\f", "n": "\n", "r": "\r",
+           "t": "\t", "v": "\v", "\\": "\\", "'": "'", '"': '"', "?": "?"}
+_ANSI_NUM = re.compile(r"([0-7]{1,3})|x([0-9A-Fa-f]{1,2})|u([0-9A-Fa-f]{1,4})|U([0-9A-Fa-f]{1,8})"
+                       r"|c(.)", re.S)
+
+
+def _ansi_c(body: str) -> str:
+    """The value of bash's `$'...'` (ANSI-C quoting) body."""
+    out: list[str] = []
+    i = 0
+    while i < len(body):
+        c = body[i]
+        if c != "\\" or i + 1 == len(body):
+            out.append(c)
+            i += 1
+            continue
+        nxt = body[i + 1]
+        if nxt in _ANSI_C:
+            out.append(_ANSI_C[nxt])
+            i += 2
+            continue
+        m = _ANSI_NUM.match(body, i + 1)
+        if m is None:
+            out.append(body[i : i + 2])  # unknown escape: kept as written
+            i += 2
+            continue
+        octal, hex2, u4, u8, ctl = m.groups()
+        if ctl is not None:
+            out.append(chr(ord(ctl.upper()) ^ 0x40) if ctl != "?" else "\x7f")
+        else:
+            out.append(chr(int(octal, 8) & 0xFF) if octal else chr(int(hex2 or u4 or u8, 16)))
+        i = m.end()
+    return "".join(out)
+
+
+def bash_words(text: str) -> list[str]:
+    """Split `text` into words with bash's quoting rules (no expansion is performed).
+
+    Unlike `shlex.split`, inside double quotes a backslash is removed only before `$`,
+    `` ` ``, `"`, `\\` or a newline (`"a=\\$x"` is `a=$x`, `"a\\b"` stays `a\\b`), and
+    `$'...'` / `$"..."` quoting is understood. ValueError on an unterminated quote.
+    """
+    words: list[str] = []
+    cur: list[str] = []
+    in_word = False
+    i, n = 0, len(text)
+    while i < n:
+        c = text[i]
+        if c in " \t\n":
+            if in_word:
+                words.append("".join(cur))
+                cur, in_word = [], False
+            i += 1
+            continue
+        in_word = True
+        if c == "\\":
+            if i + 1 < n and text[i + 1] != "\n":
+                cur.append(text[i + 1])
+            i += 2
+        elif c == "'":
+            end = text.find("'", i + 1)
+            if end < 0:
+                raise ValueError("no closing quotation")
+            cur.append(text[i + 1 : end])
+            i = end + 1
+        elif c == "$" and text.startswith("$'", i):
+            j = i + 2
+            while j < n and text[j] != "'":
+                j += 2 if text[j] == "\\" else 1
+            if j >= n:
+                raise ValueError("no closing quotation")
+            cur.append(_ansi_c(text[i + 2 : j]))
+            i = j + 1
+        elif c == '"' or (c == "$" and text.startswith('$"', i)):
+            j = i + (2 if c == "$" else 1)
+            while True:
+                if j >= n:
+                    raise ValueError("no closing quotation")
+                d = text[j]
+                if d == '"':
+                    break
+                if d == "\\" and j + 1 < n and text[j + 1] in _DQ_ESCAPABLE:
+                    if text[j + 1] != "\n":
+                        cur.append(text[j + 1])
+                    j += 2
+                    continue
+                cur.append(d)
+                j += 1
+            i = j + 1
+        else:
+            cur.append(c)
+            i += 1
+    if in_word:
+        words.append("".join(cur))
+    return words
 
 
 def _is_python(word: str) -> bool:
@@ -246,6 +354,7 @@ class _Parser:
         self.commands: list[PythonCommand] = []
         self.lines: list[ScriptLine] = []
         self.warnings: list[str] = []
+        self.options: dict[str, str] = {}
 
     def warn(self, line: int, msg: str) -> None:
         self.warnings.append(f"{self.path}:{line}: {msg}")
@@ -273,6 +382,9 @@ class _Parser:
                 self.lines[-1] = ScriptLine(first + 1, "\n".join(self.phys[first:p]), "shell")
 
     def comment(self, num: int, text: str) -> None:
+        if text.strip().split(None, 1)[:1] == [MLXP_PREFIX]:
+            self.mlxp_directive(num, text)
+            return
         m = _DIRECTIVE_RE.fullmatch(text.strip())
         if m and self.seen_code:
             self.warn(num, f"directive {text.strip()!r} after the first command (the scheduler "
@@ -281,13 +393,25 @@ class _Parser:
             self.directives.append(Directive(m.group(1), (m.group(2) or "").strip(), num))
         self.lines.append(ScriptLine(num, text, "directive" if m else "shell"))
 
+    def mlxp_directive(self, num: int, text: str) -> None:
+        """`#MLXP key=value ...`: launcher settings the scheduler's directives cannot say."""
+        for word in text.strip().split()[1:]:
+            key, eq, value = word.partition("=")
+            if key not in MLXP_OPTIONS or not eq or not value:
+                raise _error(self.path, num, f"{word!r} is not an mlxp directive; write "
+                             f"'{MLXP_PREFIX} key=value' with key one of "
+                             f"{', '.join(MLXP_OPTIONS)}, e.g. "
+                             f"'{MLXP_PREFIX} signal_before_walltime_s=120'")
+            self.options[key] = value
+        self.lines.append(ScriptLine(num, text, "mlxp"))
+
     def code(self, num: int, joined: str, raw: str) -> _Scan:
         self.seen_code = True
         scan = _scan(joined)
         try:
             if scan.unterminated:
                 raise ValueError
-            toks = [shlex.split(seg) for seg in scan.segments]
+            toks = [bash_words(seg) for seg in scan.segments]
         except ValueError:
             raise _error(self.path, num, "unterminated quote or $( on this line; close it on the"
                          " same line or continue the line with a trailing backslash") from None
@@ -369,7 +493,7 @@ def parse_batch_script(text: str, path: str = "<script>", base_dir: str | None =
                      f"'python main.py lr=0.1,0.01', in general: {COMMAND_HELP}")
     return BatchScript(path, shebang or DEFAULT_SHEBANG, PREFIXES[families[0]], families[0],
                        parser.directives, parser.commands, parser.lines, parser.base_dir,
-                       parser.warnings)
+                       parser.warnings, parser.options)
 
 
 def read_batch_script(path: Union[str, os.PathLike[str]], base_dir: str | None = None

@@ -13,6 +13,8 @@ import logging
 import sys
 from typing import List, Optional, Sequence
 
+from mlxp_core.compat.coinstall import conflict
+
 # the subcommands, in the order `mlxp --help` lists them
 COMMANDS = ("status", "cancel", "rerun", "logs", "report")
 
@@ -35,6 +37,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args_list: List[str] = list(sys.argv[1:] if argv is None else argv)
+    clash = conflict()
+    if clash:
+        print(f"mlxp: error: {clash}", file=sys.stderr)
+        return 2
     parser = build_parser()
     args = parser.parse_args(args_list)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,

@@ -20,6 +20,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 import hydra
 from omegaconf import DictConfig, OmegaConf, open_dict
 
+from mlxp_core import snapshot
 from mlxp_core.errors import MLXPError, UsageAbort
 from mlxp_core.hydra_app.argv import Args, split_args
 from mlxp_core.hydra_app.defaults import (
@@ -28,6 +29,7 @@ from mlxp_core.hydra_app.defaults import (
     mlxp_plugin_defaults,
     store_output_option,
 )
+from mlxp_core.hydra_app.plugins import ensure_visible
 from mlxp_core.record import info as run_info
 from mlxp_core.record.layout import SWEEPS_DIR
 from mlxp_core.run import CALLBACK_TARGET
@@ -91,7 +93,7 @@ def _check_config(task: Callable[..., Any], config_path: str, config_name: str) 
 def _sweep_dir(config_dir: Path, overrides: List[str]) -> str:
     """Where Hydra's `multirun.yaml` of this command goes: under the parent log dir."""
     settings = effective_settings(config_dir, overrides_to_dict(overrides, skip_sweeps=True))
-    parent = resolve_parent_log(settings, Path.cwd())
+    parent = resolve_parent_log(settings)
     stamp = _dt.datetime.now().strftime("%Y-%m-%d_%H-%M-%S")
     return str(parent / SWEEPS_DIR / f"{stamp}_{os.getpid()}")
 
@@ -130,9 +132,17 @@ def _run_task(task: TaskFunction, cfg: DictConfig) -> Any:
     with open_dict(cfg):
         if "mlxp" in cfg:
             del cfg["mlxp"]
-    OmegaConf.resolve(cfg)
+    config: Any = cfg
+    if run.settings.get("resolve", True):
+        OmegaConf.resolve(cfg)
+    if run.settings.get("as_ConfigDict", True):
+        # MLXP's default type of ctx.config: a plain dict with attribute access
+        from mlxp_core.compat.config_dict import ConfigDict
+
+        container = OmegaConf.to_container(cfg, resolve=run.settings.get("resolve", True))
+        config = ConfigDict(_config_dicts(container))
     ctx = Context(
-        config=cfg,
+        config=config,
         mlxp=OmegaConf.create(run.settings, flags={"readonly": True}),
         info=OmegaConf.create(run.info, flags={"readonly": True}),
         logger=run.logger,
@@ -147,6 +157,17 @@ def _run_task(task: TaskFunction, cfg: DictConfig) -> Any:
             return None
         _run.finish(exc)
         raise
+
+
+def _config_dicts(value: Any) -> Any:
+    """Nested dicts (also inside lists) as ConfigDicts."""
+    from mlxp_core.compat.config_dict import ConfigDict
+
+    if isinstance(value, dict):
+        return ConfigDict({k: _config_dicts(v) for k, v in value.items()})
+    if isinstance(value, list):
+        return [_config_dicts(v) for v in value]
+    return value
 
 
 def _print_ending(ending: _run.Ending) -> None:
@@ -170,14 +191,21 @@ def _report(runs: List[_run.Ending]) -> int:
 
 def launch(
     config_path: str = "configs",
-    config_name: str = "config",
     seeding_function: Optional[Callable[[Any], Any]] = None,
+    config_name: str = "config",
     version_base: Optional[str] = "1.3",
 ) -> Callable[[TaskFunction], Callable[[], None]]:
     """Decorate `task(ctx)`; calling the result runs it under Hydra with mlxp run directories.
 
+    The first two parameters are MLXP's, in its order: `@mlxp.launch('configs', set_seeds)`.
     `config_path` is resolved against the directory of the file that defines the task.
     """
+    if seeding_function is not None and not callable(seeding_function):
+        raise TypeError(
+            f"launch(): seeding_function must be a function, got {seeding_function!r}; the "
+            "second positional argument is the seeding function (MLXP's order), pass the "
+            "config file name as config_name=..."
+        )
 
     def decorator(task: TaskFunction) -> Callable[[], None]:
         @functools.wraps(task)
@@ -193,11 +221,15 @@ def launch(
             seeding_ref = _run.register_seeder(seeding_function) if seeding_function else None
             try:
                 argv = build_argv(sys.argv[1:])
+                if not args.inspects:  # use_version_manager: run from the code's snapshot
+                    snapshot.reexec(effective_settings(config_dir, overrides_to_dict(
+                        split_args(argv).overrides, skip_sweeps=True)), sys.argv)
                 store_output_option(OUTPUT_OPTION,
                                     _sweep_dir(config_dir, split_args(argv).overrides))
             except MLXPError as exc:
                 raise UsageAbort(str(exc)) from None
             groups, values = hydra_defaults(seeding_ref)
+            ensure_visible()  # hydra/sweeper=mlxp and the launchers, in any install mode
             main = hydra.main(
                 config_path=str(config_dir), config_name=name, version_base=version_base
             )(hydra_task)

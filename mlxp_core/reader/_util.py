@@ -18,7 +18,7 @@ log = logging.getLogger("mlxp.reader")
 class Problem:
     """Something wrong in one run directory, found while indexing it or loading its metrics."""
 
-    log_id: int
+    log_id: Optional[int]  # None: an entry of the logs directory that is not a run
     log_dir: str
     file: str  # relative to the run directory ('.' for the directory itself)
     message: str

@@ -357,7 +357,7 @@ class DataFrame:
                 if key not in row or row[key] != ref:
                     out[key] = None
                     break
-        return list(out)
+        return sorted(out)  # MLXP's order: its columns are sorted (its docs show this list)
 
     def merge(self, new_df: Any, *args: Any, **kwargs: Any) -> Any:
         """MLXP: a DataFrame whose rows are this one's rows updated with the rows of

@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import secrets
 import time
 from collections.abc import Iterable
@@ -29,6 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from mlxp_core.reader import scan
+from mlxp_core.record.layout import is_run_name
 
 log = logging.getLogger("mlxp.reader")
 
@@ -214,10 +216,22 @@ def save_cache(index: Index, path: str) -> None:
 # -- scanning ----------------------------------------------------------------------------------
 
 
-def list_runs(parent: str) -> list[int]:
-    """The log ids of ``parent``: entries named by a positive integer, sorted (one listdir;
-    entries that are not directories are dropped when they are read)."""
-    ids = [int(n) for n in os.listdir(parent) if n.isdigit() and n[0] != "0" and n.isascii()]
+_NUMBER_LIKE = re.compile(r"[-+]?[0-9]+")
+
+
+def list_runs(parent: str, skipped: Optional[list[str]] = None) -> list[int]:
+    """The log ids of ``parent``: entries named by a run id (`record.layout.is_run_name`),
+    sorted (one listdir; entries that are not directories are dropped when they are read).
+
+    ``skipped`` receives the names that look like numbers but are not run ids (``-9``,
+    ``007``, an id beyond the largest one): nothing mlxp writes, so the Reader reports them.
+    """
+    ids = []
+    for name in os.listdir(parent):
+        if is_run_name(name):
+            ids.append(int(name))
+        elif skipped is not None and _NUMBER_LIKE.fullmatch(name):
+            skipped.append(name)
     ids.sort()
     return ids
 
@@ -230,7 +244,9 @@ def refresh(old: Optional[Index], parent: str, stats: dict[str, Any],
     """
     start_ns = time.time_ns()
     old = old or Index()
-    listing = list_runs(parent)
+    skipped: list[str] = []
+    listing = list_runs(parent, skipped)
+    stats["skipped_entries"] = sorted(skipped)
     old_pos = old.position()
     status = old.columns.get("info.status") or [None] * len(old.ids)
     sigs, racy_before, terminal, stat = old.sigs, old.racy, scan.TERMINAL, os.stat

@@ -123,13 +123,27 @@ def _ino_mtime(path: str) -> tuple[int, int]:
     return st.st_ino, st.st_mtime_ns
 
 
+# the index of metric keys: metrics/.keys.yaml; before 0.3, metrics/.keys/metrics.yaml
+KEYS_FILES = ("/.keys.yaml", "/.keys/metrics.yaml")
+
+
+def _keys_stat(metrics: str) -> tuple[int, int]:
+    found = _stat2(metrics + KEYS_FILES[0])
+    return found if found[0] != -1 else _stat2(metrics + KEYS_FILES[1])
+
+
+def _read_keys(metrics: str) -> tuple[Any, int, int]:
+    found = _read(metrics + KEYS_FILES[0])
+    return found if found[0] is not None else _read(metrics + KEYS_FILES[1])
+
+
 def signature(run_dir: str) -> list[int]:
     """The current signature of a run directory, from stat calls only (no reading)."""
     meta = run_dir + "/metadata/"
     metrics = run_dir + "/metrics"
     artifacts = run_dir + "/artifacts"
     sig = [*_ino_mtime(meta), *_stat2(meta + "info.yaml"), *_stat2(meta + "config.yaml"),
-           _mtime(metrics), *_stat2(metrics + "/.keys/metrics.yaml"), _mtime(artifacts)]
+           _mtime(metrics), *_keys_stat(metrics), _mtime(artifacts)]
     if sig[-1] != -1:
         sig.extend(_artifact_dirs(artifacts)[0])
     return sig
@@ -192,7 +206,7 @@ def read_run(run_dir: str, log_id: int) -> Optional[Record]:
 
     None when ``run_dir`` is not a directory (a file with a number for a name).
 
-    Metric log names come from ``metrics/.keys/metrics.yaml``; ``metrics/`` itself is listed
+    Metric log names come from ``metrics/.keys.yaml`` (older runs: ``.keys/metrics.yaml``); ``metrics/`` itself is listed
     only when that file is missing or unreadable, or the run is not finished.
     """
     problems: list[Problem] = []
@@ -213,7 +227,7 @@ def read_run(run_dir: str, log_id: int) -> Optional[Record]:
         info_raw, info_m, info_s = _read(meta + "info.yaml")
         config_raw, config_m, config_s = _read(meta + "config.yaml")
         metrics_mtime = _mtime(metrics_dir)
-        keys_raw, keys_m, keys_s = (_read(metrics_dir + "/.keys/metrics.yaml")
+        keys_raw, keys_m, keys_s = (_read_keys(metrics_dir)
                                     if metrics_mtime != -1 else (None, -1, -1))
         artifacts_mtime = _mtime(artifacts)
         art_mtimes, art_list = (_artifact_dirs(artifacts) if artifacts_mtime != -1

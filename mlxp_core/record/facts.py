@@ -62,6 +62,12 @@ def git_state(directory: str) -> Optional[Dict[str, Any]]:
     return state
 
 
+def main_file() -> Optional[str]:
+    """The script being run (`python main.py` -> its absolute path), or None (`python -c`)."""
+    path = getattr(sys.modules.get("__main__"), "__file__", None)
+    return str(Path(path).resolve()) if path else None
+
+
 def code_dir() -> str:
     """The directory of the script being run (where its git repository is looked up)."""
     main = sys.modules.get("__main__")
@@ -90,6 +96,7 @@ def process_facts(overrides: List[str], config_dir: Optional[str],
         "executable": sys.executable,
         "python_version": platform.python_version(),
         "command": command_line(),
+        "current_file_path": main_file(),  # MLXP's name: the script that was run
         "overrides": list(overrides),
         "work_dir": os.getcwd(),
         "config_dir": config_dir,

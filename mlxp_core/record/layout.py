@@ -9,6 +9,7 @@ out again, even after the newest run directory has been deleted.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import tempfile
 from pathlib import Path
@@ -28,9 +29,26 @@ SCRIPT = "script.sh"  # a launcher job's rendered script, in its run directory
 STDOUT = "log.stdout"
 STDERR = "log.stderr"
 RUN_DIR_ENV = "MLXP_RUN_DIR"  # set by a job script: the run directory the head allocated
+SWEEP_ENV = "MLXP_SWEEP"  # set by a head for its jobs: the sweep id they record
+SCHEDULER_CACHE = "scheduler_cache.json"  # <parent>/.mlxp/: ended jobs' accounting, asked once
 ARRAY_DIR = ".arrays"  # <parent>/.arrays: array scripts and their run lists
 RUN_LIST_SUFFIX = ".runs.json"
 SWEEPS_DIR = ".sweeps"  # <parent>/.sweeps: Hydra's multirun.yaml of each sweep
+MAX_LOG_ID = 2**31 - 1  # run ids: 1..MAX_LOG_ID (32-bit signed, as tools store them)
+log = logging.getLogger("mlxp")
+# multi-process runs (mlxp_core.record.ranks): how ranks > 0 report their end to rank 0
+RANKS_DIR = "ranks"  # <run>/metadata/ranks/rank<k>.yaml
+RENDEZVOUS_DIR = "launches"  # <parent>/.mlxp/launches/<launch key>: rank 0's run id
+REQUEUE_MARKER = ".requeue"  # <run>/metadata/.requeue: the job script exits 99 (rerun)
+# walltime warnings (mlxp_core.run.walltime), exported by the job script
+WARNING_ENV = "MLXP_SIGNAL_BEFORE_S"  # the scheduler warns N seconds before the walltime
+WALLTIME_ENV = "MLXP_WALLTIME_S"  # the walltime requested (`time`), when known
+MAX_REQUEUES_ENV = "MLXP_MAX_REQUEUES"  # timeouts that may requeue the job
+
+
+def rank_stream(rank: int, stream: str) -> str:
+    """`log.rank<k>.stdout` / `log.rank<k>.stderr`: one rank's output in the run directory."""
+    return f"log.rank{rank}.{stream}"
 
 
 def info_path(run_dir: Path) -> Path:
@@ -48,20 +66,49 @@ def _locked_state(parent: Path) -> Tuple[Path, Any]:
     return state, locked(state / LOCK_FILE)
 
 
+def is_run_name(name: str) -> bool:
+    """Whether `name` is a run directory's name: a run id `1..MAX_LOG_ID`, no leading zero."""
+    return (name.isascii() and name.isdigit() and name[0] != "0"
+            and len(name) <= len(str(MAX_LOG_ID)) and int(name) <= MAX_LOG_ID)
+
+
 def _largest_numeric_dir(parent: Path) -> int:
     best = 0
     with os.scandir(parent) as entries:
         for entry in entries:
-            if entry.name.isdigit() and entry.is_dir():
+            if is_run_name(entry.name) and entry.is_dir():
                 best = max(best, int(entry.name))
     return best
 
 
 def _read_counter(state: Path, parent: Path) -> int:
+    """The last id handed out; a missing, unreadable or out-of-range counter (`-10`, `1e23`,
+    a huge number) is recovered from the largest run directory, with a warning."""
+    path = state / COUNTER_FILE
     try:
-        return int((state / COUNTER_FILE).read_text().strip() or 0)
-    except (FileNotFoundError, ValueError):
+        text = path.read_text().strip()
+    except FileNotFoundError:
         return _largest_numeric_dir(parent)
+    if not text:
+        return _largest_numeric_dir(parent)
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if 0 <= value <= MAX_LOG_ID:
+        return value
+    recovered = _largest_numeric_dir(parent)
+    log.warning("mlxp: %s holds %r, not a run id (0..%d); continuing from the largest run "
+                "directory, %d", path, text[:40], MAX_LOG_ID, recovered)
+    return recovered
+
+
+def check_log_id(log_id: int) -> int:
+    """`log_id` if it is a valid run id, else ValueError saying the range."""
+    if isinstance(log_id, bool) or not isinstance(log_id, int) or not 1 <= log_id <= MAX_LOG_ID:
+        raise ValueError(f"run id {log_id!r} is out of range: run ids are integers from 1 to "
+                         f"{MAX_LOG_ID}")
+    return log_id
 
 
 def allocate(parent: Path) -> Tuple[int, Path]:
@@ -78,6 +125,8 @@ def allocate_many(parent: Path, count: int) -> List[Tuple[int, Path]]:
         log_id = _read_counter(state, parent)
         while len(out) < count:
             log_id += 1
+            if log_id > MAX_LOG_ID:
+                raise OSError(f"no run id left under {parent}: ids go up to {MAX_LOG_ID}")
             path = parent / str(log_id)
             try:
                 path.mkdir()
@@ -94,6 +143,7 @@ def adopt(parent: Path, log_id: int) -> Tuple[Path, bool]:
     Returns the path and whether it already existed. The counter is raised so that the
     allocator never hands this id out again.
     """
+    check_log_id(log_id)
     parent.mkdir(parents=True, exist_ok=True)
     state, lock = _locked_state(parent)
     with lock:

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any, Optional, Union
 from mlxp_core import __version__
 from mlxp_core.report import groups as G
 from mlxp_core.report.errors import ReportError, need_matplotlib
+from mlxp_core.settings import override_key
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -130,12 +131,12 @@ def rerun_command(command: Optional[str], overrides: Optional[Sequence[str]],
             if not kept and not any(_is_override(t) for t in head):
                 head.append(token)
             continue
-        key = token.split("=", 1)[0].lstrip("+~")
+        key = override_key(token)
         if key.startswith(("hydra", "mlxp.")) and key != "hydra.mode":
             kept.append(token)
     point = list(overrides) if overrides is not None else [
         t for t in tokens if _is_override(t) and t not in kept
-        and not t.split("=", 1)[0].lstrip("+~").startswith("hydra.mode")]
+        and not override_key(t).startswith("hydra.mode")]
     new = shlex.join([*head, *kept, *point])
     resume = shlex.join([*head, *kept, *point, f"+mlxp.logger.log_id={log_id}"])
     return new, resume

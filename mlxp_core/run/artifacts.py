@@ -13,6 +13,7 @@ import contextlib
 import importlib
 import os
 import pickle
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Callable, Dict, Optional
@@ -102,6 +103,7 @@ BUILTIN_TYPES: Dict[str, ArtifactType] = {
     "image": ArtifactType("image", ".png", _image_save, _image_load),
 }
 NUMPY_EXTENSIONS = (".npy", ".npz")
+_TEMP_RE = re.compile(r"\.(.+)\.(\d+)\.\d+\.tmp")  # record.atomic.open_temp's names
 
 
 def import_path(func: Callable[..., Any]) -> str:
@@ -143,9 +145,51 @@ def target_path(directory: Path, name: str, extension: str) -> Path:
     return directory / (name if extension and name.endswith(extension) else name + extension)
 
 
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
+
+
+def remove_stale_temps(directory: Path, name: Optional[str] = None) -> int:
+    """Remove temporary files `.<name>.<pid>.<n>.tmp` left in `directory` by dead writers.
+
+    A writer is dead when its pid is not a live process of this host. The run's live lock
+    (`record.live`) guarantees no process of another host writes this run directory, so a
+    pid is only looked up here. `name`: only that file's temporaries. Returns the count.
+    """
+    removed = 0
+    try:
+        entries = os.listdir(directory)
+    except OSError:
+        return 0
+    own = os.getpid()
+    for entry in entries:
+        match = _TEMP_RE.fullmatch(entry)
+        if not match or (name is not None and match.group(1) != name):
+            continue
+        pid = int(match.group(2))
+        if pid == own or _pid_alive(pid):
+            continue
+        with contextlib.suppress(OSError):
+            os.unlink(directory / entry)
+            removed += 1
+    return removed
+
+
 def save_atomic(kind: ArtifactType, obj: Any, final: Path) -> None:
-    """Save `obj` to `final` via a temporary file in the same directory, then rename."""
-    final.parent.mkdir(parents=True, exist_ok=True)
+    """Save `obj` to `final` via a temporary file in the same directory, then rename.
+
+    Temporaries of `final` left by dead writers (kill -9 mid-save) are removed first.
+    """
+    # `artifacts/<type>` only, not parents=True: a removed run directory is not recreated
+    final.parent.parent.mkdir(exist_ok=True)
+    final.parent.mkdir(exist_ok=True)
+    remove_stale_temps(final.parent, final.name)
     fd, tmp_path = open_temp(final.parent, final.name)
     tmp = str(tmp_path)
     try:

@@ -14,17 +14,17 @@ adds to its `hydra.callbacks` to get the same run directories (see docs/callback
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 from typing import Any, Optional
 
 from hydra.core.utils import JobReturn
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
-from mlxp_core.errors import MLXPError, UsageAbort
+from mlxp_core.errors import MLXPError, ResumeRefused, UsageAbort
 from mlxp_core.run import active as _run
 from mlxp_core.run import jobreturn
 from mlxp_core.run.job_config import mlxp_overrides, primary_config_dir
+from mlxp_core.run.logger import logger_class
 from mlxp_core.settings import effective_settings, resolve_parent_log
 
 log = logging.getLogger(__name__)
@@ -43,6 +43,8 @@ class MLXPCallback(Callback):
     def _preflight(self, config: DictConfig) -> None:
         try:
             settings = effective_settings(primary_config_dir(config), mlxp_overrides(config))
+            if settings["use_logger"]:
+                logger_class(settings["logger"]["name"])
             if self.seeding_function:
                 _run.resolve_seeder(self.seeding_function)
         except MLXPError as exc:
@@ -53,14 +55,14 @@ class MLXPCallback(Callback):
                 "'seed' key: add 'seed: 0' to config.yaml or pass '+seed=0' on the command line"
             )
         if settings["use_logger"]:
-            parent = resolve_parent_log(settings, Path.cwd())
+            parent = resolve_parent_log(settings)
             try:
                 _run.check_parent_log(parent)
             except OSError as exc:
                 raise UsageAbort(
                     f"cannot create run directories under {parent} "
-                    f"(mlxp.logger.parent_log): {exc.strerror or exc}; choose a writable "
-                    "directory in mlxp.yaml or with +mlxp.logger.parent_log=/path"
+                    f"(mlxp.logger.parent_log_dir): {exc.strerror or exc}; choose a writable "
+                    "directory in mlxp.yaml or with +mlxp.logger.parent_log_dir=/path"
                 ) from None
 
     def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
@@ -70,17 +72,24 @@ class MLXPCallback(Callback):
         self._preflight(config)
 
     def on_job_start(self, config: DictConfig, **kwargs: Any) -> None:
-        _run.start(
+        run = _run.start(
             config,
             config_dir=primary_config_dir(config),
             mlxp=mlxp_overrides(config),
             seeding_function=self.seeding_function,
         )
+        if isinstance(run.setup_error, ResumeRefused):
+            # the run keeps its own record: no FAILED line, no traceback, exit status 1
+            _run.abandon()
+            raise UsageAbort(str(run.setup_error))
 
     def on_job_end(self, config: DictConfig, job_return: JobReturn, **kwargs: Any) -> None:
         error, value = jobreturn.outcome(job_return)
         run = _run.active_run()
-        if run is not None and run.log_dir is not None and run.launched:
+        if run is not None and run.log_dir is not None and run.launched and run.ranks.is_main:
+            if run.ranks.multi:  # the run's outcome is every rank's: combine them first
+                _run.finish(error)
+                error = error or _run.rank_failure(run)
             # for the launcher's head that waits for this job (nobody else reads it)
             jobreturn.dump(run.log_dir, error, value)
         _run.finish(error)

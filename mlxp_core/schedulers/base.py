@@ -17,6 +17,10 @@ Generic resource fields (see :func:`parse_resources`):
   Schedulers that count memory per slot or per process get the value converted or documented in
   their module.
 * ``time``: walltime, ``'HH:MM:SS'``, ``'D-HH:MM:SS'`` or a number of minutes.
+* ``tasks_per_node``, ``gpus_per_task`` (``cpus_per_task`` is an alias of ``cpus``): several
+  processes per job; each module renders the per-node totals (docs/distributed.md).
+* ``signal_before_walltime_s``: the scheduler warns the job that many seconds before the
+  walltime (SLURM ``--signal``, SGE ``s_rt``, OAR ``--checkpoint`` ...; see each module).
 
 Only the standard library is imported: this module is loaded on every Hydra start.
 """
@@ -34,6 +38,7 @@ __all__ = [
     "ArraySyntax",
     "JobEnv",
     "JobSpecError",
+    "JobTable",
     "Resources",
     "Scheduler",
     "SubmitCommandNotFound",
@@ -98,10 +103,35 @@ class Resources:
     gpus: Optional[int] = None
     mem_kib: Optional[int] = None
     time_s: Optional[int] = None
+    # several processes per job (srun, mpirun, torchrun): tasks on each node, GPUs per task
+    tasks_per_node: Optional[int] = None
+    gpus_per_task: Optional[int] = None
+    # the scheduler warns the job this many seconds before its walltime (see each module)
+    signal_before_s: Optional[int] = None
+
+    @property
+    def node_tasks(self) -> int:
+        """Tasks on each node (1 unless `tasks_per_node`)."""
+        return self.tasks_per_node or 1
+
+    @property
+    def node_cpus(self) -> Optional[int]:
+        """CPUs of each node: `cpus` (per task) times the tasks; None if neither is given."""
+        if self.tasks_per_node is None:
+            return self.cpus
+        return self.tasks_per_node * (self.cpus or 1)
+
+    @property
+    def node_gpus(self) -> Optional[int]:
+        """GPUs of each node: `gpus`, or `gpus_per_task` times the tasks."""
+        if self.gpus_per_task is not None:
+            return self.gpus_per_task * self.node_tasks
+        return self.gpus
 
 
-RESOURCE_FIELDS = ("partition", "account", "nodes", "cpus", "gpus", "mem", "time")
-RESOURCE_ALIASES = {"queue": "partition"}
+RESOURCE_FIELDS = ("partition", "account", "nodes", "cpus", "gpus", "mem", "time",
+                   "tasks_per_node", "gpus_per_task", "signal_before_walltime_s")
+RESOURCE_ALIASES = {"queue": "partition", "cpus_per_task": "cpus"}
 
 _TIME_RE = re.compile(r"(?:(\d+)-)?(\d+):(\d\d):(\d\d)")
 _MEM_RE = re.compile(r"(\d+)\s*([KMGT]?)(?:I?B)?", re.IGNORECASE)
@@ -179,18 +209,27 @@ def parse_resources(values: Mapping[str, Any]) -> Resources:
             valid = ", ".join(sorted({*RESOURCE_FIELDS, *RESOURCE_ALIASES}))
             raise JobSpecError(f"unknown resource {key!r}; valid resources: {valid}")
         if name in canonical:
-            raise JobSpecError(f"resource {name!r} given twice (as 'queue' and 'partition')")
+            alias = next(a for a, n in RESOURCE_ALIASES.items() if n == name)
+            raise JobSpecError(f"resource {name!r} given twice (as {alias!r} and {name!r})")
         canonical[name] = value
     parsed: dict[str, Any] = {}
     for name, value in canonical.items():
         if name in ("partition", "account"):
             parsed[name] = _parse_word(name, value)
-        elif name in ("nodes", "cpus", "gpus"):
+        elif name in ("nodes", "cpus", "gpus", "tasks_per_node", "gpus_per_task"):
             parsed[name] = _parse_count(name, value)
+        elif name == "signal_before_walltime_s":
+            parsed["signal_before_s"] = _parse_count(name, value)
         elif name == "mem":
             parsed["mem_kib"] = parse_mem(value)
         else:
             parsed["time_s"] = parse_time(value)
+    if "gpus" in parsed and "gpus_per_task" in parsed:
+        raise JobSpecError("resources 'gpus' (per job) and 'gpus_per_task' both given; keep one")
+    before, walltime = parsed.get("signal_before_s"), parsed.get("time_s")
+    if before is not None and walltime is not None and before >= walltime:
+        raise JobSpecError(f"resource 'signal_before_walltime_s' ({before} s) must be shorter "
+                           f"than the walltime 'time' ({walltime} s)")
     return Resources(**parsed)
 
 
@@ -223,7 +262,7 @@ def unsupported(scheduler: str, field: str, hint: str = "") -> JobSpecError:
 
 def requested(res: Resources) -> list[str]:
     """Names of the generic fields set in ``res`` (for error messages)."""
-    names = {"mem_kib": "mem", "time_s": "time"}
+    names = {"mem_kib": "mem", "time_s": "time", "signal_before_s": "signal_before_walltime_s"}
     return [names.get(f.name, f.name) for f in fields(res) if getattr(res, f.name) is not None]
 
 
@@ -274,6 +313,35 @@ class JobEnv:
 
 
 @dataclass(frozen=True)
+class JobTable:
+    """How the output of a listing or accounting command reads (parsed by ``commands``).
+
+    ``kind``: ``delimited`` (one job per line, fields split on ``separator``), ``whitespace``
+    (fields split on blanks; ``skip`` header lines), ``json`` (an object of job records keyed
+    by job id, or a list of them), ``xml`` (one element ``record`` per job; a field is a
+    child's text or an attribute) or ``blocks`` (``key value`` lines, jobs separated by lines
+    matching ``record``).
+    ``fields``: ``(our name, the scheduler's column / key)`` pairs (``delimited`` and
+    ``whitespace``: the columns in order, the scheduler's names are only documentation).
+    Our names: ``own_id`` (the id the scheduler knows this job or task by), ``job_id``,
+    ``task`` (array task index, or a range ``1-4:1``), ``state``, ``reason``, ``node``,
+    ``elapsed``, ``time_limit``, ``req_mem``, ``cpus``, ``gpus`` (a text holding ``gpu...N``),
+    ``cpu_time``, ``max_rss``, ``exit_code``, ``failed`` (SGE), ``start``, ``end`` (epoch
+    seconds), ``events`` (OAR). Sizes are read with units (``4G``, ``4.8MB``, ``1234K``);
+    times as ``[D-]HH:MM:SS``, ``MM:SS`` or seconds (``2s``, ``0.011``).
+    """
+
+    kind: str
+    fields: tuple[tuple[str, str], ...]
+    separator: str = "|"
+    skip: int = 0
+    record: str = ""
+    # rows whose id is `<job>.<step>` are steps of that job (SLURM's `123.batch`): their
+    # peak memory and CPU time are folded into the job's row
+    steps: bool = False
+
+
+@dataclass(frozen=True)
 class Scheduler:
     """One batch scheduler, described declaratively (see the module docstring)."""
 
@@ -314,6 +382,71 @@ class Scheduler:
     # matches `end_notice_chars` (the characters the scheduler accepts there)
     end_notice_format: str = ""
     end_notice_chars: str = ""
+    # -- operating a sweep (`mlxp status/cancel/rerun`): one listing call per refresh ------
+    # every job of the user, queued, running (and, where the scheduler keeps them listed a
+    # while, recently ended): '{user}' is replaced by the user name
+    list_command: tuple[str, ...] = ()
+    list_table: Optional[JobTable] = None
+    # ended jobs, many at once: '{ids}' is replaced by the ids joined with `acct_join`, or
+    # each id is given after `acct_id_option` ('-j 1 -j 2'); '{since}' by the earliest submit
+    # time as `acct_since_format` (strftime) for schedulers that select by time (qacct)
+    acct_command: tuple[str, ...] = ()
+    acct_table: Optional[JobTable] = None
+    acct_join: str = ","
+    acct_id_option: str = ""
+    acct_since_format: str = ""
+    # output that means the accounting is off (then no call is made again in this process)
+    acct_disabled_pattern: str = ""
+    # how a job's id and task index read from one id (`123_4`, `123[4].server`): named
+    # groups job_id and task; `task_id_format`: the id of one task ({job}, {task})
+    id_pattern: str = r"(?P<job_id>\d+)"
+    task_id_format: str = ""
+    # states (the scheduler's words) of jobs that wait, and of jobs that run; any other
+    # listed state is an ending
+    pending_states: tuple[str, ...] = ()
+    running_states: tuple[str, ...] = ()
+    # (regex searched in the ended job's state text, mlxp's reason): first match wins;
+    # reasons: COMPLETED, FAILED, TIMEOUT, OUT_OF_MEMORY, NODE_FAIL, CANCELLED, PREEMPTED
+    end_reasons: tuple[tuple[str, str], ...] = ()
+    # the largest array the cluster takes: a command and a regex with one group (the number);
+    # `array_limit_caps_index`: the limit caps the task INDEX (SLURM: max index = limit - 1),
+    # else the number of tasks (SGE); 0 in the output means no limit
+    array_limit_command: tuple[str, ...] = ()
+    array_limit_pattern: str = ""
+    array_limit_caps_index: bool = False
+    # -- several tasks, walltime warning, requeue (docs/distributed.md) -------------------
+    # what starts a job's command once per task when it has more than one task ({tasks},
+    # {tasks_per_node}, {nodes}, {python} are replaced); `hydra.launcher.task_launcher` wins
+    task_launcher: str = "mpirun -np {tasks}"
+    # the signal the walltime warning (`signal_before_walltime_s`) arrives as; '' : the
+    # scheduler has none, mlxp's own timer raises SIGALRM at `time` - N (needs `time`)
+    warning_signal: str = ""
+    # how a warned job requeues itself: a command ('{job_id}': the job's own id), or
+    # exiting with `requeue_exit_status`; neither: it cannot (ends INTERRUPTED, not requeued)
+    requeue_command: tuple[str, ...] = ()
+    requeue_exit_status: Optional[int] = None
+    # the largest number of GPUs on one node ('{partition}' replaced; empty: not checked
+    # before submitting): a command, and a regex whose group `gpus` is one node's count
+    node_gpus_command: tuple[str, ...] = ()
+    node_gpus_pattern: str = ""
+    # -- a job that starts after others have ended, whatever their outcome (mlxpsub's
+    # non-mlxp python lines): a directive text where '{ids}' is replaced by the job ids, each
+    # written as `dependency_item` ('{id}' replaced) and joined by `dependency_join`;
+    # '' : the scheduler has no dependencies. `dependency_per_job`: one directive per job
+    # (OAR reads one option per `#OAR` line)
+    dependency_format: str = ""
+    dependency_item: str = "{id}"
+    dependency_join: str = ":"
+    dependency_per_job: bool = False
+
+    def dependency_directives(self, job_ids: Sequence[str]) -> list[str]:
+        """The directive texts making a job wait for the end of ``job_ids`` ([]: none)."""
+        if not self.dependency_format or not job_ids:
+            return []
+        items = [self.dependency_item.format(id=i) for i in job_ids]
+        if self.dependency_per_job:
+            return [self.dependency_format.format(ids=item) for item in items]
+        return [self.dependency_format.format(ids=self.dependency_join.join(items))]
 
     def line(self, text: str) -> str:
         """A directive line: prefix, one space, ``text``."""

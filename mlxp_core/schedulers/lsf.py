@@ -19,6 +19,7 @@ from __future__ import annotations
 from mlxp_core.schedulers.base import (
     ArraySyntax,
     JobEnv,
+    JobTable,
     Resources,
     Scheduler,
     format_hm,
@@ -28,24 +29,32 @@ from mlxp_core.schedulers.base import (
 
 
 def resource_lines(res: Resources) -> list[str]:
-    if res.nodes and res.nodes > 1:
-        raise unsupported("lsf", "nodes", "only nodes=1 (span[hosts=1]) can be expressed; "
-                                          "use a raw '-R \"span[ptile=N]\"' directive")
+    if res.nodes and res.nodes > 1 and not res.tasks_per_node:
+        raise unsupported("lsf", "nodes", "only nodes=1 (span[hosts=1]) can be expressed "
+                                          "without 'tasks_per_node' (span[ptile=N])")
     lines = []
     if res.partition:
         lines.append(f"-q {res.partition}")
     if res.account:
         lines.append(f"-P {res.account}")
-    if res.cpus:
-        lines.append(f"-n {res.cpus}")
-    if res.cpus or res.nodes:
-        lines.append('-R "span[hosts=1]"')
-    if res.gpus:
-        lines.append(f'-gpu "num={res.gpus}"')
+    if res.tasks_per_node:  # -n counts tasks (slots); ptile: tasks on each host
+        lines.append(f"-n {res.tasks_per_node * (res.nodes or 1)}")
+        lines.append(f'-R "span[ptile={res.tasks_per_node}]"')
+        if res.cpus:
+            lines.append(f'-R "affinity[core({res.cpus})]"')
+    else:
+        if res.cpus:
+            lines.append(f"-n {res.cpus}")
+        if res.cpus or res.nodes:
+            lines.append('-R "span[hosts=1]"')
+    if res.node_gpus:  # num= is per host
+        lines.append(f'-gpu "num={res.node_gpus}"')
     if res.mem_kib:
         lines.append(f"-M {format_mem(res.mem_kib, ('KB', 'MB', 'GB', 'TB'))}")
     if res.time_s:
         lines.append(f"-W {format_hm(res.time_s)}")
+    if res.signal_before_s:  # the warning time is in minutes (rounded up); exit 99 requeues
+        lines += ["-wa USR1", f"-wt {format_hm(res.signal_before_s)}", '-Q "99"']
     return lines
 
 
@@ -58,7 +67,11 @@ LSF = Scheduler(
     job_name_format="-J {}",
     stdout_format="-o {}",
     stderr_format="-e {}",
+    dependency_format='-w "{ids}"', dependency_item="ended({id})",
+    dependency_join=" && ",
     resource_lines=resource_lines,
+    warning_signal="SIGUSR1",
+    requeue_exit_status=99,
     env=JobEnv(
         job_id=("LSB_JOBID",),
         array_task=("LSB_JOBINDEX",),
@@ -73,4 +86,16 @@ LSF = Scheduler(
     active_command=("bjobs", "-noheader", "-o", "jobid stat"),
     finished_states=("DONE", "EXIT"),
     array_index_placeholder="%I",
+    # -a: ended jobs too (for a while); one line per array element
+    list_command=("bjobs", "-a", "-u", "{user}", "-noheader", "-o",
+                  "jobid jobindex stat exec_host run_time exit_reason delimiter='|'"),
+    list_table=JobTable("delimited", (
+        ("job_id", "jobid"), ("task", "jobindex"), ("state", "stat"), ("node", "exec_host"),
+        ("elapsed", "run_time"), ("reason", "exit_reason"))),
+    task_id_format="{job}[{task}]",
+    pending_states=("PEND", "PSUSP", "WAIT"),
+    running_states=("RUN", "USUSP", "SSUSP", "PROV"),
+    end_reasons=((r"MEMLIMIT|memory", "OUT_OF_MEMORY"), (r"RUNLIMIT|run limit", "TIMEOUT"),
+                 (r"killed by owner|TERM_OWNER|bkill", "CANCELLED"), (r"^DONE", "COMPLETED"),
+                 (r".", "FAILED")),
 )

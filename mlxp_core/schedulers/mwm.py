@@ -18,6 +18,7 @@ from __future__ import annotations
 from mlxp_core.schedulers.base import (
     ArraySyntax,
     JobEnv,
+    JobTable,
     Resources,
     Scheduler,
     format_hms,
@@ -37,6 +38,8 @@ def resource_lines(res: Resources) -> list[str]:
         spec.append(f"walltime={format_hms(res.time_s)}")
     if res.mem_kib:
         spec.append(f"mem={format_mem(res.mem_kib, MEM_UNITS)}")
+    if res.signal_before_s:
+        spec.append(f"signal=SIGUSR1@{res.signal_before_s}")
     if spec:
         lines.append("-l " + ",".join(spec))
     return lines
@@ -52,7 +55,9 @@ MWM = Scheduler(
     job_name_format="-N {}",
     stdout_format="-o {}",
     stderr_format="-e {}",
+    dependency_format="-l depend=afterany:{ids}",
     resource_lines=resource_lines,
+    warning_signal="SIGUSR1",  # -l signal=SIGUSR1@N; Moab has no self-requeue for a user job
     env=JobEnv(
         job_id=("MOAB_JOBID",),
         array_task=("MOAB_JOBARRAYINDEX",),
@@ -62,4 +67,15 @@ MWM = Scheduler(
     default_directives=("-V",),
     active_command=("showq",),
     extra_prefixes=("#PBS",),
+    # `showq --xml`: <job JobID="123" State="Running" .../> per active job
+    list_command=("showq", "-u", "{user}", "--xml"),
+    list_table=JobTable("xml", (("own_id", "JobID"), ("state", "State"),
+                                ("node", "MasterHost")), record="job"),
+    id_pattern=r"(?:Moab\.)?(?P<job_id>\d+)(?:\[(?P<task>\d+)\])?",
+    task_id_format="{job}[{task}]",
+    pending_states=("Idle", "Hold", "Deferred", "BatchHold", "SystemHold", "UserHold",
+                    "Staging", "NotQueued", "Blocked"),
+    running_states=("Running", "Starting", "Suspended"),
+    end_reasons=((r"Removed|Vacated", "CANCELLED"), (r"Completed", "COMPLETED"),
+                 (r".", "FAILED")),
 )

@@ -38,6 +38,7 @@ from mlxp_core.schedulers.base import (
     ArraySyntax,
     JobEnv,
     JobSpecError,
+    JobTable,
     Resources,
     Scheduler,
     format_hms,
@@ -47,17 +48,18 @@ from mlxp_core.schedulers.base import (
 
 def _hierarchy(res: Resources) -> str:
     """``/nodes=N[/gpu=G][/core=C]`` or '' when no node, GPU or CPU count is requested."""
-    if not (res.nodes or res.cpus or res.gpus):
+    cores, gpus = res.node_cpus, res.node_gpus  # per node: per task x tasks_per_node
+    if not (res.nodes or cores or gpus):
         return ""
     parts = [f"/nodes={res.nodes or 1}"]
-    cores = res.cpus
-    if res.gpus:
-        parts.append(f"/gpu={res.gpus}")
+    if gpus:
+        parts.append(f"/gpu={gpus}")
         if cores:
-            if cores % res.gpus:
-                raise JobSpecError(f"scheduler 'oar' counts cores per GPU: resource 'cpus' "
-                                   f"({cores}) must be a multiple of 'gpus' ({res.gpus})")
-            cores //= res.gpus
+            if cores % gpus:
+                raise JobSpecError(f"scheduler 'oar' counts cores per GPU: the cores of a node "
+                                   f"({cores}: resource 'cpus' x 'tasks_per_node') must be a "
+                                   f"multiple of its GPUs ({gpus})")
+            cores //= gpus
     if cores:
         parts.append(f"/core={cores}")
     return "".join(parts)
@@ -77,6 +79,10 @@ def resource_lines(res: Resources) -> list[str]:
         spec.append(f"walltime={format_hms(res.time_s)}")
     if spec:
         lines.append("-l " + ",".join(spec))
+    if res.signal_before_s:
+        # SIGUSR2 (OAR's checkpoint signal) N s before the walltime; an idempotent job that
+        # ran more than 60 s and exits 99 is resubmitted by OAR (a new job id)
+        lines += [f"--checkpoint {res.signal_before_s}", "-t idempotent"]
     return lines
 
 
@@ -89,7 +95,11 @@ OAR = Scheduler(
     job_name_format="-n {}",
     stdout_format="-O {}",
     stderr_format="-E {}",
+    # one -a (--anterior) line per job: OAR starts it once they have ended
+    dependency_format="-a {ids}", dependency_per_job=True,
     resource_lines=resource_lines,
+    warning_signal="SIGUSR2",
+    requeue_exit_status=99,
     env=JobEnv(
         job_id=("OAR_JOB_ID", "OAR_JOBID"),
         array_job_id=("OAR_ARRAY_ID", "OAR_ARRAYID"),
@@ -108,4 +118,23 @@ OAR = Scheduler(
     # oarsub refuses an exec notification with other characters than these
     end_notice_format="--notify [ERROR]exec:{command}",
     end_notice_chars=r"[a-zA-Z0-9_./ -]+",
+    # current jobs (not ended ones); every array task is a job of its own
+    list_command=("oarstat", "-J", "-u", "{user}"),
+    list_table=JobTable("json", (
+        ("own_id", "Job_Id"), ("job_id", "array_id"), ("task", "array_index"),
+        ("state", "state"), ("reason", "message"), ("node", "assigned_network_address"),
+        ("start", "startTime"))),
+    acct_command=("oarstat", "-J", "-f"),
+    acct_id_option="-j",
+    acct_table=JobTable("json", (
+        ("own_id", "Job_Id"), ("job_id", "array_id"), ("task", "array_index"),
+        ("state", "state"), ("exit_code", "exit_code"), ("start", "startTime"),
+        ("end", "stopTime"), ("time_limit", "walltime"), ("events", "events"),
+        ("node", "assigned_network_address"))),
+    pending_states=("Waiting", "Hold", "toLaunch", "toAckReservation", "Launching"),
+    running_states=("Running", "Suspended", "Resuming", "Finishing"),
+    # an ended job's state text: "<state> exit <code> <event types>"; the walltime also
+    # shows FRAG_JOB_REQUEST, so WALLTIME is looked for first
+    end_reasons=((r"WALLTIME", "TIMEOUT"), (r"FRAG_JOB_REQUEST", "CANCELLED"),
+                 (r"^Terminated exit 0\b", "COMPLETED"), (r".", "FAILED")),
 )

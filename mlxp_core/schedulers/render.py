@@ -37,7 +37,7 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
-from mlxp_core.record.layout import RUN_DIR_ENV, SCRIPT, STDERR, STDOUT
+from mlxp_core.record.layout import METADATA, REQUEUE_MARKER, RUN_DIR_ENV, SCRIPT, STDERR, STDOUT
 from mlxp_core.schedulers.base import (
     JobSpecError,
     Scheduler,
@@ -85,6 +85,12 @@ class JobSpec:
     array: Optional[tuple[int, int, Optional[int]]] = None
     teardown: list[str] = field(default_factory=list)
     end_notice_target: Optional[str] = None
+    # the scheduler's walltime warning (``USR1``): the command then runs in the background and
+    # the script forwards that signal to it (SLURM's ``B:`` signals reach the shell only);
+    # ``requeue_exit``: the status the script exits with when the run asked to be rerun
+    # (``metadata/.requeue`` in ``$MLXP_RUN_DIR``: Grid Engine and OAR rerun a job exiting 99)
+    forward_signal: Optional[str] = None
+    requeue_exit: Optional[int] = None
 
 
 def render_script(scheduler: Scheduler, job: JobSpec) -> str:
@@ -292,10 +298,34 @@ def _body_lines(job: JobSpec) -> list[str]:
     # bash waits for the command on SIGTERM/SIGUSR2 (cancel, walltime, SGE's notice), so the
     # command can record the interruption before the scheduler tears the job down
     lines = [*job.setup, *_exports(job.env), "trap : TERM USR2",
-             f"cd {shlex.quote(job.workdir)}", _command(job.command)]
+             f"cd {shlex.quote(job.workdir)}"]
+    if job.forward_signal:
+        return [*lines, *_forwarding_lines(job)]
+    lines.append(_command(job.command))
     if job.teardown:
         lines += ["mlxp_status=$?", *job.teardown, 'exit "$mlxp_status"']
     return lines
+
+
+def _forwarding_lines(job: JobSpec) -> list[str]:
+    """Run the command in the background, pass the warning signal on, wait for its end.
+
+    ``wait`` returns early when a trapped signal arrives: the loop waits again until the
+    command has really ended (a zombie still answers ``kill -0``; its status is then read).
+    """
+    sig = job.forward_signal
+    if not isinstance(sig, str) or not re.fullmatch(r"[A-Z0-9]+", sig):
+        raise JobSpecError(f"forward_signal must be a signal name such as USR1, got {sig!r}")
+    lines = [f"trap 'kill -s {sig} \"$mlxp_pid\" 2>/dev/null' {sig}",
+             f"{_command(job.command)} &",
+             "mlxp_pid=$!",
+             'while :; do wait "$mlxp_pid"; mlxp_status=$?; '
+             'kill -0 "$mlxp_pid" 2>/dev/null || break; done']
+    if job.requeue_exit is not None:
+        marker = f'"${RUN_DIR_ENV}/{METADATA}/{REQUEUE_MARKER}"'
+        lines.append(f"if [ -e {marker} ]; then rm -f {marker}; "
+                     f"mlxp_status={int(job.requeue_exit)}; fi")
+    return [*lines, *job.teardown, 'exit "$mlxp_status"']
 
 
 def _exports(env: dict[str, str]) -> list[str]:

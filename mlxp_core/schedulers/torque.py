@@ -21,10 +21,12 @@ from __future__ import annotations
 from mlxp_core.schedulers.base import (
     ArraySyntax,
     JobEnv,
+    JobTable,
     Resources,
     Scheduler,
     format_hms,
     format_mem,
+    unsupported,
 )
 
 MEM_UNITS = ("kb", "mb", "gb", "tb")
@@ -32,13 +34,14 @@ MEM_UNITS = ("kb", "mb", "gb", "tb")
 
 def nodes_spec(res: Resources) -> str:
     """``nodes=N[:ppn=C][:gpus=G]`` or '' when none of the three is requested."""
-    if not (res.nodes or res.cpus or res.gpus):
+    cpus, gpus = res.node_cpus, res.node_gpus  # per node: per task x tasks_per_node
+    if not (res.nodes or cpus or gpus):
         return ""
     spec = f"nodes={res.nodes or 1}"
-    if res.cpus:
-        spec += f":ppn={res.cpus}"
-    if res.gpus:
-        spec += f":gpus={res.gpus}"
+    if cpus:
+        spec += f":ppn={cpus}"
+    if gpus:
+        spec += f":gpus={gpus}"
     return spec
 
 
@@ -55,6 +58,10 @@ def resource_lines(res: Resources) -> list[str]:
         lines.append(f"-l mem={format_mem(res.mem_kib, MEM_UNITS)}")
     if res.time_s:
         lines.append(f"-l walltime={format_hms(res.time_s)}")
+    if res.signal_before_s and not res.time_s:
+        raise unsupported("torque", "signal_before_walltime_s", "TORQUE/PBS sends no signal "
+                          "before the walltime; mlxp's own timer does, at 'time' minus N: set "
+                          "resource 'time' too")
     return lines
 
 
@@ -67,6 +74,7 @@ TORQUE = Scheduler(
     job_name_format="-N {}",
     stdout_format="-o {}",
     stderr_format="-e {}",
+    dependency_format="-W depend=afterany:{ids}",
     resource_lines=resource_lines,
     env=JobEnv(
         job_id=("PBS_JOBID",),
@@ -79,4 +87,14 @@ TORQUE = Scheduler(
     aliases=("pbs",),
     active_command=("qstat",),
     finished_states=("C",),
+    # `qstat -t`: one line per array task; `C` (completed) jobs stay listed a while
+    list_command=("qstat", "-t", "-u", "{user}"),
+    list_table=JobTable("whitespace", (
+        ("own_id", "Job ID"), ("name", "Name"), ("user", "User"), ("elapsed", "Time Use"),
+        ("state", "S"), ("queue", "Queue")), skip=2),
+    id_pattern=r"(?P<job_id>\d+)(?:\[(?P<task>\d+)\])?",
+    task_id_format="{job}[{task}]",  # qdel takes it without the server (qstat may cut it)
+    pending_states=("Q", "H", "W", "T"),
+    running_states=("R", "E", "S"),
+    end_reasons=((r".", "COMPLETED"),),  # qstat shows no exit status: the run says more
 )

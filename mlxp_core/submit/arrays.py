@@ -16,7 +16,7 @@ index (see :mod:`mlxp_core.schedulers.oar_notice`).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import List, Optional
+from typing import List, Optional, Sequence, TypeVar
 
 from mlxp_core.errors import UsageAbort
 from mlxp_core.record.atomic import write_text_atomic
@@ -36,13 +36,36 @@ def task_range(scheduler: Scheduler, count: int) -> tuple[int, int]:
     return first, first + count - 1
 
 
+T = TypeVar("T")
+
+
+def chunks(items: Sequence[T], most: Optional[int]) -> List[Sequence[T]]:
+    """`items` in consecutive chunks of at most `most` (None: one chunk).
+
+    The cluster's array limit (`schedulers.commands.array_limit`): SLURM's MaxArraySize caps
+    the task INDEX, so `--array=1001-2000` is refused as well as `--array=0-1999`; every chunk
+    is therefore submitted as its own array numbered from the scheduler's first index
+    (`0-N`), each task finding its run in that chunk's own run list (the offset is the
+    chunk's position in the sweep). Grid Engine's `max_aj_tasks` caps the count: same split.
+    """
+    if not items:
+        return []
+    if most is None or most >= len(items):
+        return [items]
+    return [items[k:k + most] for k in range(0, len(items), most)]
+
+
 def write_array_script(scheduler: Scheduler, template: JobSpec, run_dirs: List[Path],
-                       log_ids: List[int], limit: int | None) -> Path:
-    """Render and write the array script next to the run directories; return its path."""
+                       log_ids: List[int], limit: int | None, name: Optional[str] = None) -> Path:
+    """Render and write the array script next to the run directories; return its path.
+
+    `name`: the file name of the script and run list in `.arrays/` (default
+    `<first log id>-<last log id>`; reruns name theirs so as not to replace the original's).
+    """
     first, last = task_range(scheduler, len(run_dirs))
     directory = run_dirs[0].parent / ARRAY_DIR
     directory.mkdir(exist_ok=True)
-    name = f"{log_ids[0]}-{log_ids[-1]}"
+    name = name or f"{log_ids[0]}-{log_ids[-1]}"
     out = directory / f"{name}.task-{scheduler.array_index_placeholder or 'all'}"
     run_list: Optional[Path] = None
     if scheduler.end_notice_format:

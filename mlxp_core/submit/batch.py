@@ -11,9 +11,12 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-from typing import Any, Dict, List, Sequence
+import time
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Sequence
 
 from hydra.core.utils import JobReturn
+from omegaconf import OmegaConf
 
 from mlxp_core import gcpause
 from mlxp_core.errors import UsageAbort
@@ -21,7 +24,7 @@ from mlxp_core.record import info as run_info
 from mlxp_core.record import layout
 from mlxp_core.record.atomic import create_new
 from mlxp_core.record.facts import iso, now
-from mlxp_core.schedulers.commands import SubmitError, submit
+from mlxp_core.schedulers.commands import SubmitError, SubmitTimeout, array_limit, submit
 from mlxp_core.schedulers.render import render_local_script
 from mlxp_core.submit import arrays, command, handoff, report, waiting
 from mlxp_core.submit.plan import (
@@ -29,6 +32,7 @@ from mlxp_core.submit.plan import (
     Plan,
     job_spec,
     jobs_of,
+    launcher_record,
     make_plan,
     parent_log,
     render,
@@ -62,7 +66,8 @@ def prepare(plan: Plan, job: Job, array_task: bool = False) -> None:
     text = render_local_script(job.spec) if array_task else render(plan, job.spec)
     create_new(script, text.encode("utf-8"), mode=0o777)  # executable, minus the umask
     job.info = run_info.submission_record(job.log_id, job.run_dir, job.overrides,
-                                          plan.scheduler_name, script)
+                                          plan.scheduler_name, script, sweep=plan.sweep,
+                                          launcher=launcher_record(plan))
 
 
 def record(job: Job, status: str, **submit_fields: Any) -> None:
@@ -70,6 +75,14 @@ def record(job: Job, status: str, **submit_fields: Any) -> None:
     assert job.run_dir is not None
     job.info = run_info.record_submission(job.run_dir, job.info, status, **submit_fields)
     job.recorded = True
+
+
+def make_sweep_dir(plan: Plan) -> None:
+    """Create `hydra.sweep.dir`, as Hydra's own launchers do: sweepers write there after the
+    jobs (Optuna's `optimization_results.yaml`, Hydra's `multirun.yaml`)."""
+    sweep_dir = OmegaConf.select(plan.config, "hydra.sweep.dir")
+    if sweep_dir:
+        Path(str(sweep_dir)).mkdir(parents=True, exist_ok=True)
 
 
 def discard_unrecorded(jobs: Sequence[Job]) -> None:
@@ -80,16 +93,25 @@ def discard_unrecorded(jobs: Sequence[Job]) -> None:
             log.info("mlxp: removed run directory %s (never submitted)", job.run_dir)
 
 
-def submit_job(plan: Plan, job: Job) -> None:
+def submit_job(plan: Plan, job: Job, deadline: Optional[float] = None) -> Optional[SubmitError]:
+    """Submit one job and record the outcome; the error when it was not submitted."""
     assert plan.scheduler is not None and job.run_dir is not None
     try:
         job.job_id = submit(plan.scheduler, str(job.run_dir / layout.SCRIPT), plan.workdir,
-                            env=handoff.without_spec(os.environ))
+                            env=handoff.without_spec(os.environ), deadline=deadline)
     except SubmitError as exc:
         job.error = str(exc)
+        if isinstance(exc, SubmitTimeout):
+            job.error += _timeout_hint(plan)
         record(job, run_info.SUBMIT_FAILED, error=job.error)
-        return
+        return exc
     record(job, run_info.SUBMITTED, job_id=job.job_id, submit_time=iso(now()))
+    return None
+
+
+def _timeout_hint(plan: Plan) -> str:
+    return (f" (the whole submission may take hydra.launcher.submit_timeout="
+            f"{plan.params.submit_timeout:g} s)")
 
 
 def launch(launcher: Any, job_overrides: Sequence[Sequence[str]],
@@ -103,6 +125,7 @@ def launch(launcher: Any, job_overrides: Sequence[Sequence[str]],
             "(python main.py ...), so the task function must be defined in that script"
         )
     validate(plan)
+    make_sweep_dir(plan)
     jobs = jobs_of(job_overrides, initial_job_idx)
     with gcpause.paused():
         if plan.params.array:
@@ -120,15 +143,24 @@ def launch(launcher: Any, job_overrides: Sequence[Sequence[str]],
 
 
 def _submit_each(plan: Plan, jobs: List[Job]) -> None:
+    """One submit command per job, all within one deadline (`submit_timeout`): once a
+    command hangs past it, the jobs after it are recorded SUBMIT_FAILED without trying."""
     allocate(plan, jobs)
     bar = report.progress(len(jobs), "submitting")
+    deadline = time.monotonic() + plan.params.submit_timeout
+    hung: Optional[str] = None
     try:
         for job in jobs:
             prepare(plan, job)
             if plan.params.dry_run:
                 record(job, run_info.DRY_RUN)
+            elif hung is not None:
+                job.error = f"not submitted: {hung}"
+                record(job, run_info.SUBMIT_FAILED, error=job.error)
             else:
-                submit_job(plan, job)
+                error = submit_job(plan, job, deadline)
+                if isinstance(error, SubmitTimeout):
+                    hung = job.error
             if bar is not None:
                 bar.update()
     except BaseException:
@@ -140,37 +172,48 @@ def _submit_each(plan: Plan, jobs: List[Job]) -> None:
 
 
 def _submit_array(plan: Plan, jobs: List[Job]) -> None:
-    """All points as one array submission; each keeps its own run directory."""
+    """All points as one array submission, or as few as the cluster's array limit allows
+    (`arrays.chunks`); each point keeps its own run directory."""
     assert plan.scheduler is not None
-    first, _ = arrays.task_range(plan.scheduler, len(jobs))
     allocate(plan, jobs)
     try:
         for job in jobs:
             prepare(plan, job, array_task=True)
-        run_dirs = [j.run_dir for j in jobs if j.run_dir is not None]
-        log_ids = [j.log_id for j in jobs if j.log_id is not None]
-        assert jobs[0].spec is not None
-        script = arrays.write_array_script(plan.scheduler, jobs[0].spec, run_dirs, log_ids,
-                                           plan.params.array_parallelism)
-        if plan.params.dry_run:
-            when = iso(now())
-            for k, job in enumerate(jobs):
-                record(job, run_info.DRY_RUN, **arrays.submitted_info(None, first, k, script, when))
-            return
-        try:
-            array_id = submit(plan.scheduler, str(script), plan.workdir,
-                              env=handoff.without_spec(os.environ))
-        except SubmitError as exc:
-            for job in jobs:
-                job.error = str(exc)
-                record(job, run_info.SUBMIT_FAILED, error=job.error, array_script=str(script))
-            return
-        when = iso(now())
-        for job in jobs:
-            job.job_id = array_id
-        for k, job in enumerate(jobs):
-            record(job, run_info.SUBMITTED,
-                   **arrays.submitted_info(array_id, first, k, script, when))
+        limit = None if plan.params.dry_run else array_limit(plan.scheduler)
+        deadline = time.monotonic() + plan.params.submit_timeout
+        for chunk in arrays.chunks(jobs, limit):
+            _submit_chunk(plan, chunk, deadline)
     except BaseException:
         discard_unrecorded(jobs)
         raise
+
+
+def _submit_chunk(plan: Plan, jobs: List[Job], deadline: float) -> None:
+    """One array submission of `jobs` (task indexes from the scheduler's first)."""
+    assert plan.scheduler is not None
+    first, _ = arrays.task_range(plan.scheduler, len(jobs))
+    run_dirs = [j.run_dir for j in jobs if j.run_dir is not None]
+    log_ids = [j.log_id for j in jobs if j.log_id is not None]
+    assert jobs[0].spec is not None
+    script = arrays.write_array_script(plan.scheduler, jobs[0].spec, run_dirs, log_ids,
+                                       plan.params.array_parallelism)
+    if plan.params.dry_run:
+        when = iso(now())
+        for k, job in enumerate(jobs):
+            record(job, run_info.DRY_RUN, **arrays.submitted_info(None, first, k, script, when))
+        return
+    try:
+        array_id = submit(plan.scheduler, str(script), plan.workdir,
+                          env=handoff.without_spec(os.environ), deadline=deadline)
+    except SubmitError as exc:
+        error = str(exc) + (_timeout_hint(plan) if isinstance(exc, SubmitTimeout) else "")
+        for job in jobs:
+            job.error = error
+            record(job, run_info.SUBMIT_FAILED, error=job.error, array_script=str(script))
+        return
+    when = iso(now())
+    for job in jobs:
+        job.job_id = array_id
+    for k, job in enumerate(jobs):
+        record(job, run_info.SUBMITTED,
+               **arrays.submitted_info(array_id, first, k, script, when))

@@ -31,6 +31,9 @@ class HandOff:
     python: Optional[str] = None  # the interpreter the script names (python3, /opt/py/bin/python)
     interpreter_flags: Optional[List[str]] = None  # python -u ... (None: not handed over)
     report: Optional[str] = None  # where the launcher appends what it submitted
+    # the sweep every command of the script is part of: mlxpsub's id and command line
+    sweep_id: Optional[str] = None
+    sweep_command: Optional[str] = None
 
 
 @dataclass

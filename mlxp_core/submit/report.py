@@ -7,6 +7,7 @@ report file instead (`handoff`), and `mlxpsub` prints the summary of all its com
 
 from __future__ import annotations
 
+import re
 import sys
 from collections import Counter
 from pathlib import Path
@@ -15,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Iterable, List, Optional
 from hydra.core.utils import JobReturn, JobStatus
 
 from mlxp_core.errors import UsageAbort
+from mlxp_core.record.info import shorten
 from mlxp_core.record.layout import SCRIPT
 from mlxp_core.submit import handoff
 
@@ -55,10 +57,20 @@ def write_handoff_report(plan: Plan, jobs: List[Job]) -> None:
                               str(j.run_dir) if j.run_dir else None) for j in jobs])
 
 
+_COMMAND = re.compile(r"`(\S+) [^`]*`")
+
+
+def failure_kind(message: str) -> str:
+    """A failure message without what differs from job to job (the submitted script's path
+    in the quoted command): `slurm: `sbatch ...` failed with exit status 1: <said>`."""
+    return _COMMAND.sub(r"`\1 ...`", message)
+
+
 def failure_lines(errors: Iterable[str]) -> List[str]:
-    """Identical failure messages once each, with their count (most frequent first)."""
-    counts = Counter(errors)
-    lines = [f"{n} x {message}" if n > 1 else message
+    """Identical failure messages once each, with their count (most frequent first); each
+    message cut to `record.info.MAX_MESSAGE_CHARS` (a scheduler may answer pages)."""
+    counts = Counter(failure_kind(e) for e in errors)
+    lines = [f"{n} x {shorten(message)}" if n > 1 else shorten(message)
              for message, n in counts.most_common(MAX_FAILURE_KINDS)]
     if len(counts) > MAX_FAILURE_KINDS:
         lines.append(f"... and {len(counts) - MAX_FAILURE_KINDS} other messages")
@@ -82,7 +94,9 @@ def summary(plan: Plan, jobs: List[Job]) -> None:
             raise SystemExit(1)
         return
     verb = "rendered (dry run)" if plan.params.dry_run else "submitted"
-    print(f"mlxp: {len(jobs) - len(failed)} of {len(jobs)} jobs {verb} to {plan.scheduler_name}")
+    sweep = f" (sweep {plan.sweep['id']})" if plan.sweep else ""
+    print(f"mlxp: {len(jobs) - len(failed)} of {len(jobs)} jobs {verb} to "
+          f"{plan.scheduler_name}{sweep}")
     print_jobs((j.log_id, str(j.run_dir) if j.run_dir else None, j.job_id, j.error)
                for j in jobs)
     if failed:

@@ -23,7 +23,12 @@ pid, state ``PENDING``/``RUNNING``/``COMPLETED``/``FAILED``/``CANCELLED``, ``exi
 ``scripts/`` (copies). Knobs: ``FAKE_SCHED_NORUN=1`` (print the id, do not run; an array
 then has one record, of its first task, listing every task's key in ``norun_array_keys``),
 ``FAKE_SCHED_REJECT=<text>`` (reject scripts containing it), ``FAKE_SCHED_BAD_OUTPUT=1``
-(exit 0 printing no job id).
+(exit 0 printing no job id), and the cluster limits of :func:`check_limits`
+(``FAKE_SCHED_MAX_ARRAY_SIZE``, ``FAKE_SCHED_MAX_SUBMIT``, ``FAKE_SCHED_MAX_AJ_TASKS``). Every
+call of a fake command is appended to ``calls.log`` (``helpers.calls``: how tests count
+scheduler calls). The listing, accounting and configuration commands (``squeue``, ``sacct``,
+``scontrol``, ``qstat -xml``, ``qacct``, ``qconf``, ``oarstat -J``, ``bjobs -o``, ``showq
+--xml``) live in ``fake_query``.
 
 This module must not import mlxp_core: it stands for software the project does not control.
 """
@@ -432,6 +437,7 @@ def run_submit(flavour: Flavour, argv: list[str], stdin_text: Optional[str] = No
         reject = os.environ.get("FAKE_SCHED_REJECT")
         if reject and reject in sub.text:
             raise flavour.rejection(sub)
+        check_limits(flavour, sub)
         if os.environ.get("FAKE_SCHED_BAD_OUTPUT") == "1":
             print(f"{flavour.prog}: the fake scheduler daemon sent an unexpected reply "
                   "(FAKE_SCHED_BAD_OUTPUT)")
@@ -446,6 +452,55 @@ def run_submit(flavour: Flavour, argv: list[str], stdin_text: Optional[str] = No
     sys.stdout.write(out)
     sys.stderr.write(err)
     return 0
+
+
+def _active_tasks(state: Path) -> int:
+    count = 0
+    for record in all_records(state):
+        if record["state"] in (PENDING, RUNNING):
+            count += len(record.get("norun_array_keys") or [None])
+    return count
+
+
+def check_limits(flavour: Flavour, sub: Submission) -> None:
+    """The cluster limits a submission can hit, with the real commands' messages.
+
+    SLURM: an array index at or above ``FAKE_SCHED_MAX_ARRAY_SIZE`` (MaxArraySize, default
+    1001: it caps the index, not the count); a QOS ``MaxSubmitJobs`` of
+    ``FAKE_SCHED_MAX_SUBMIT`` queued + running jobs (array tasks count one each). Grid
+    Engine: more than ``FAKE_SCHED_MAX_AJ_TASKS`` tasks (max_aj_tasks, default 75000);
+    ``max_u_jobs`` = ``FAKE_SCHED_MAX_SUBMIT``.
+    """
+    count = 1
+    if flavour.prog == "sbatch":
+        from fake_slurm import slurm_array
+
+        indexes = slurm_array(sub.opts) or []
+        limit = int(os.environ.get("FAKE_SCHED_MAX_ARRAY_SIZE", "1001"))
+        if indexes and max(indexes) >= limit:
+            raise FakeError("sbatch: error: Batch job submission failed: Invalid job array "
+                            "specification", 1)
+        count = max(1, len(indexes))
+    elif flavour.prog == "qsub" and sub.opts.has("-t"):
+        from fake_sge import sge_tasks
+
+        spec = sge_tasks(sub.opts.last("-t") or "") if "#$" in sub.text else None
+        limit = int(os.environ.get("FAKE_SCHED_MAX_AJ_TASKS", "75000"))
+        if spec:
+            count = len(range(spec[0], spec[1] + 1, spec[2]))
+            if limit and count > limit:
+                raise FakeError("Unable to run job: job rejected: you tried to submit a job "
+                                f"with more than {limit} tasks\nExiting.", 1)
+    most = int(os.environ.get("FAKE_SCHED_MAX_SUBMIT", "0"))
+    if most and _active_tasks(state_dir()) + count > most:
+        if flavour.prog == "sbatch":
+            raise FakeError("sbatch: error: QOSMaxSubmitJobPerUserLimit\nsbatch: error: Batch "
+                            "job submission failed: Job violates accounting/QOS policy (job "
+                            "submit limit, user's size and/or time limits)", 1)
+        if flavour.prog == "qsub" and "#$" in sub.text:
+            raise FakeError(f"Unable to run job: job rejected: Only {most} jobs are allowed "
+                            f"per user (current job count: {_active_tasks(state_dir())})\n"
+                            "Exiting.", 1)
 
 
 def read_file(path: str, cwd: str, message: str) -> tuple[str, str]:
@@ -544,6 +599,7 @@ def cancel_main(prog: str, argv: list[str]) -> int:
             records = all_records(state)
             name = prog if prog != "qdel" else qdel_flavour(records, job_id)
             rules = CANCELLERS[name]
+            records = _split_norun(state, records, job_id, rules.by_submit_id)
             matching = [r for r in records if job_id in r["aliases"]
                         or (rules.by_submit_id and job_id == r["submit_id"])]
             active = [r for r in matching if r["state"] not in FINISHED]
@@ -563,6 +619,25 @@ def cancel_main(prog: str, argv: list[str]) -> int:
         if rules.done:
             print(rules.done.format(id=job_id, user=user_name()))
     return status
+
+
+def _split_norun(state: Path, records: list[dict], job_id: str,
+                 by_submit_id: bool) -> list[dict]:
+    """A task of a not-run array (one record for all its tasks) cancelled on its own: the
+    array's record becomes one record per task first, as the real queue holds them."""
+    out = []
+    for record in records:
+        keys = record.get("norun_array_keys")
+        if not keys or job_id not in keys or (by_submit_id and job_id == record["submit_id"]):
+            out.append(record)
+            continue
+        task_env = importlib.import_module("fake_query")._task_env
+        for position, key in enumerate(keys):
+            task = {**record, "key": key, "aliases": [key], "norun_array_keys": None,
+                    "env": task_env(record["scheduler"], record["env"], key, position)}
+            write_json(record_path(state, key), task)
+            out.append(task)
+    return out
 
 
 def qdel_flavour(records: list[dict], job_id: str) -> str:
@@ -605,8 +680,27 @@ def list_main(prog: str, argv: list[str]) -> int:
     return 0
 
 
+QUERIES = ("squeue", "sacct", "scontrol", "qacct", "qconf", "qstat", "oarstat", "bjobs",
+           "showq")
+
+
+def log_call(prog: str, argv: list[str]) -> None:
+    """Append the call to ``calls.log`` (one JSON line): how tests count scheduler calls."""
+    line = json.dumps({"prog": prog, "argv": argv, "time": time.time()}) + "\n"
+    fd = os.open(state_dir() / "calls.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    try:
+        os.write(fd, line.encode())
+    finally:
+        os.close(fd)
+
+
 def main(prog: str, argv: list[str]) -> int:
     """Run the fake command ``prog`` with arguments ``argv``; returns the exit status."""
+    log_call(prog, argv)
+    if prog in QUERIES:
+        status = importlib.import_module("fake_query").main(prog, argv)
+        if status >= 0:
+            return status
     if prog in LISTERS:
         return list_main(prog, argv)
     if prog in SUBMITTERS:

@@ -82,3 +82,37 @@ def wait_for_text(path: Union[str, Path], text: str, timeout: float = 10.0) -> s
         if time.monotonic() > deadline:
             raise TimeoutError(f"{path} still lacks {text!r} after {timeout} s: {content!r}")
         time.sleep(0.02)
+
+
+def calls(fake_dir: Union[str, Path], prog: Optional[str] = None) -> list[dict]:
+    """Every fake scheduler command run (``{"prog", "argv", "time"}``), optionally one kind."""
+    path = Path(fake_dir) / "calls.log"
+    if not path.is_file():
+        return []
+    found = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return [c for c in found if prog is None or c["prog"] == prog]
+
+
+def set_final_state(fake_dir: Union[str, Path], key: str, state: str) -> None:
+    """Make job ``key`` end as the scheduler decided (``TIMEOUT``, ``OUT_OF_MEMORY`` ...)."""
+    path = Path(fake_dir) / "jobs" / f"{key}.json"
+    record = json.loads(path.read_text())
+    record["final"] = state
+    path.write_text(json.dumps(record))
+
+
+def add_job(fake_dir: Union[str, Path], key: str, scheduler: str, state: str,
+            submit_id: Optional[str] = None, array_keys: Optional[list[str]] = None,
+            env: Optional[dict[str, str]] = None) -> None:
+    """A job record as the fake submit commands write it (a queue already holding jobs);
+    ``array_keys``: one record standing for all the tasks of a pending array."""
+    now = time.time()
+    record = {"key": key, "submit_id": submit_id or key.split("_")[0], "scheduler": scheduler,
+              "state": state, "env": env or {}, "aliases": [key], "pid": None, "pgid": None,
+              "exit_code": None, "signal": None, "submit_time": now,
+              "start_time": now if state != "PENDING" else None,
+              "end_time": now if state in FINISHED else None,
+              "norun_array_keys": array_keys}
+    jobs = Path(fake_dir) / "jobs"
+    jobs.mkdir(parents=True, exist_ok=True)
+    (jobs / f"{key}.json").write_text(json.dumps(record))

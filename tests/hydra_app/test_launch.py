@@ -24,13 +24,16 @@ def test_single_run_layout_and_metadata(app: Path) -> None:
     assert run_dirs(app) == [1]
     run_dir = app / "logs" / "1"
     for rel in ["metadata/config.yaml", "metadata/info.yaml", "metadata/mlxp.yaml",
-                "metrics/train.json", "metrics/.keys/metrics.yaml",
+                "metrics/train.json", "metrics/.keys.yaml", "metrics/.keys/train.yaml",
                 "artifacts/pickle/last_ckpt.pkl"]:
         assert (run_dir / rel).is_file(), rel
     lines = [json.loads(x) for x in (run_dir / "metrics/train.json").read_text().splitlines()]
     assert lines == [{"loss": 1.0 / (e + 1), "epoch": e} for e in range(3)]
-    keys = yaml.safe_load((run_dir / "metrics/.keys/metrics.yaml").read_text())
+    keys = yaml.safe_load((run_dir / "metrics/.keys.yaml").read_text())
     assert keys == {"train": ["epoch", "loss"]}
+    # MLXP's per-name key file (its Reader reads these)
+    assert yaml.safe_load((run_dir / "metrics/.keys/train.yaml").read_text()) == {
+        "loss": "", "epoch": ""}
     meta = info(app, 1)
     assert meta["status"] == "COMPLETE"
     assert meta["log_id"] == 1 and meta["log_dir"] == str(run_dir)
@@ -41,7 +44,9 @@ def test_single_run_layout_and_metadata(app: Path) -> None:
     config = yaml.safe_load((run_dir / "metadata/config.yaml").read_text())
     assert config["optimizer"]["lr"] == 10.0 and "mlxp" not in config
     settings = yaml.safe_load((run_dir / "metadata/mlxp.yaml").read_text())
-    assert settings["logger"]["parent_log"] == "./logs"
+    # MLXP's names only, the parent made absolute (relative to the script's directory)
+    assert settings["logger"]["parent_log_dir"] == str(app / "logs")
+    assert "parent_log" not in settings["logger"] and settings["as_ConfigDict"] is True
     # no Hydra clutter in the project
     assert not (app / "outputs").exists() and not (app / "multirun.yaml").exists()
     assert not (app / ".hydra").exists() and not list(app.glob("*.log"))
@@ -95,7 +100,7 @@ def test_context_config_mlxp_info(app: Path) -> None:
     out = {
         'attr': cfg.optimizer.lr, 'item': cfg['optimizer']['lr'], 'interp': cfg.derived,
         'has_mlxp': 'mlxp' in cfg,
-        'parent_log': ctx.mlxp.logger.parent_log, 'use_logger': ctx.mlxp.use_logger,
+        'parent_log': ctx.mlxp.logger.parent_log_dir, 'use_logger': ctx.mlxp.use_logger,
         'status': ctx.info.status, 'log_id': ctx.info.log_id, 'log_dir': ctx.info.log_dir,
         'job': ctx.info.scheduler and dict(ctx.info.scheduler),
         'overrides': list(ctx.info.overrides),
@@ -110,7 +115,8 @@ def test_context_config_mlxp_info(app: Path) -> None:
     out = json.loads(proc.stdout.split("CTX ", 1)[1].splitlines()[0])
     assert out["attr"] == out["item"] == out["interp"] == 0.25
     assert out["has_mlxp"] is False
-    assert out["parent_log"] == "elsewhere" and out["use_logger"] is True
+    # the deprecated alias keeps its meaning (relative to the working directory)
+    assert out["parent_log"] == str(app / "elsewhere") and out["use_logger"] is True
     assert out["status"] == "RUNNING" and out["log_id"] == 1
     assert out["log_dir"] == out["logger_dir"] == str(app / "elsewhere" / "1")
     assert out["job"] is None

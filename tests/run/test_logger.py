@@ -21,7 +21,7 @@ HELPERS = Path(__file__).resolve().parents[1] / "helpers"
 @pytest.fixture
 def logger(tmp_path: Path) -> Logger:
     log_id, path = allocate(tmp_path / "logs")
-    return Logger(path, log_id)
+    return Logger(path.parent, log_id)
 
 
 def _lines(logger: Logger, name: str) -> list[dict]:
@@ -67,7 +67,7 @@ def test_a_refused_line_leaves_the_encoder_usable(logger: Logger) -> None:
 
 
 def test_keys_file_is_updated_only_for_new_keys(logger: Logger) -> None:
-    keys = Path(logger.log_dir) / "metrics" / ".keys" / "metrics.yaml"
+    keys = Path(logger.log_dir) / "metrics" / ".keys.yaml"
     logger.log_metrics({"a": 1}, "train")
     first = keys.stat().st_mtime_ns
     for i in range(100):
@@ -78,6 +78,11 @@ def test_keys_file_is_updated_only_for_new_keys(logger: Logger) -> None:
     import yaml
 
     assert yaml.safe_load(keys.read_text()) == {"train": ["a", "b"], "test": ["x"]}
+    # MLXP's per-name files: first-seen order, `key: ''`; no metrics.yaml among them (MLXP's
+    # Reader would take it for a log named "metrics")
+    per_name = Path(logger.log_dir) / "metrics" / ".keys"
+    assert sorted(p.name for p in per_name.iterdir()) == ["test.yaml", "train.yaml"]
+    assert list(yaml.safe_load((per_name / "train.yaml").read_text())) == ["a", "b"]
 
 
 @pytest.mark.parametrize("name", ["", "config", "../evil", "a/b", "/abs", ".keys", "a..b", 3])
@@ -115,7 +120,14 @@ def test_builtin_artifact_types(logger: Logger) -> None:
     logger.log_artifacts(fig, "curve", "image")
     root = Path(logger.log_dir) / "artifacts"
     assert sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()) == [
+        ".keys/artifacts.yaml",
         "image/curve.png", "numpy/bundle.npz", "numpy/weights.npy", "torch/state.pt"]
+    import yaml
+
+    # MLXP's artifact index: {type: {dir key: {file name: ''}}}
+    assert yaml.safe_load((root / ".keys/artifacts.yaml").read_text()) == {
+        "numpy": {"": {"weights.npy": "", "bundle.npz": ""}}, "torch": {"": {"state.pt": ""}},
+        "image": {"": {"curve.png": ""}}}
     np.testing.assert_array_equal(logger.load_artifacts("weights", "numpy"), arr)
     bundle = logger.load_artifacts("bundle")
     assert set(bundle) == {"a", "b"}
@@ -147,7 +159,7 @@ def test_user_type_is_recorded_by_import_path_and_loads_in_a_fresh_process(
     assert "custom_artifacts:save_json" in types and "custom_artifacts:load_json" in types
     code = (
         "import sys; from pathlib import Path; from mlxp_core.run.logger import Logger;"
-        f"lg = Logger(Path({logger.log_dir!r}), 1); print(lg.load_artifacts('table', 'json'))"
+        f"lg = Logger(Path({logger.log_dir!r}).parent, 1); print(lg.load_artifacts('table', 'json'))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          env={"PYTHONPATH": str(HELPERS), "PATH": "/usr/bin:/bin"}, check=False)
@@ -155,21 +167,42 @@ def test_user_type_is_recorded_by_import_path_and_loads_in_a_fresh_process(
     assert out.stdout.strip() == "{'k': [1, 2]}"
 
 
-def test_unimportable_user_types_are_refused(logger: Logger) -> None:
-    with pytest.raises(ArtifactError, match="cannot be recorded by import path"):
-        logger.register_artifact_type("x", lambda o, p: None, lambda p: None)
+def test_script_local_user_types_work_and_are_recorded_as_mlxp_does(logger: Logger) -> None:
+    """Functions defined in a script or a function (MLXP accepts them): usable in this
+    process, recorded as MLXP records them (marshalled code), not by import path."""
+    import marshal
+    import types
+
+    import yaml
+
+    def save(obj: object, path: str) -> None:
+        Path(path).write_text(repr(obj))
+
+    def load(path: str) -> object:
+        import ast
+
+        return ast.literal_eval(Path(path).read_text())
+
+    logger.register_artifact_type("text", save, load)
+    logger.log_artifacts([1, 2], "numbers.txt", "text")
+    assert logger.load_artifacts("numbers.txt", "text") == [1, 2]
+    keys = Path(logger.log_dir) / "artifacts/.keys"
+    assert not (keys / "types.yaml").exists()
+    recorded = yaml.safe_load((keys / "custom_types.yaml").read_text())
+    rebuilt = types.FunctionType(marshal.loads(recorded["text"]["load"]), {"Path": Path})
+    assert rebuilt(str(Path(logger.log_dir) / "artifacts/text/numbers.txt")) == [1, 2]
     with pytest.raises(ArtifactError, match="builtin"):
         logger.register_artifact_type("pickle", print, print)
 
 
 def test_resumed_writer_truncates_a_partial_last_line(tmp_path: Path) -> None:
     log_id, path = allocate(tmp_path / "logs")
-    first = Logger(path, log_id)
+    first = Logger(path.parent, log_id)
     first.log_metrics({"a": 1}, "train")
     first.close()
     with open(path / "metrics/train.json", "a") as handle:
         handle.write('{"a": 2, "b"')  # what a kill -9 mid-write can leave
-    second = Logger(path, log_id)
+    second = Logger(path.parent, log_id)
     second.log_metrics({"a": 3}, "train")
     second.close()
     assert (path / "metrics/train.json").read_text() == '{"a": 1}\n{"a": 3}\n'
@@ -180,11 +213,11 @@ def test_files_are_readable_by_others(tmp_path: Path) -> None:
     import stat
 
     log_id, path = allocate(tmp_path / "logs")
-    logger = Logger(path, log_id)
+    logger = Logger(path.parent, log_id)
     logger.log_metrics({"a": 1}, "train")
     logger.log_checkpoint({"e": 1}, "last_ckpt")
     logger.close()
-    for rel in ["metrics/train.json", "metrics/.keys/metrics.yaml",
+    for rel in ["metrics/train.json", "metrics/.keys.yaml",
                 "artifacts/pickle/last_ckpt.pkl"]:
         mode = stat.S_IMODE(os.stat(path / rel).st_mode)
         assert mode & stat.S_IROTH, (rel, oct(mode))

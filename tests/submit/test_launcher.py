@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
-import yaml
 from conftest import info, run, run_dirs, write_app
 from fakes.helpers import fake_env, records, wait_for_jobs
 
@@ -224,24 +224,34 @@ def test_mlxp_local_failure_is_reported_and_non_zero(app: Path, tmp_path: Path) 
     assert "RuntimeError: unlucky" in (app / "logs/2/log.stderr").read_text()
 
 
-def test_mlxp_local_interrupt_stops_children(app: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("inherited", ["default", "ignored"])
+def test_mlxp_local_interrupt_stops_children(app: Path, tmp_path: Path, inherited: str) -> None:
+    """Ctrl-C of the head: running jobs end INTERRUPTED, queued ones are recorded cancelled
+    before start, the head exits 130 without a traceback; also when the head inherited
+    SIGINT as ignored (started with `&` from a script, as `bash scripts/test.sh &` does)."""
     write_app(app, "open(os.path.join(os.environ['SPANS'], str(os.getpid())), 'w').close()\n"
                    "time.sleep(60)")
     spans = tmp_path / "spans"
     spans.mkdir()
-    proc = subprocess.Popen([sys.executable, "main.py", "seed=1,2", "hydra/launcher=mlxp_local"],
+    disposition = signal.SIG_IGN if inherited == "ignored" else signal.SIG_DFL
+    proc = subprocess.Popen([sys.executable, "main.py", "seed=1,2,3,4", "hydra/launcher=mlxp_local",
+                             "hydra.launcher.max_workers=2"],
                             cwd=app, env={**os.environ, "SPANS": str(spans)},
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, disposition))
     deadline = time.time() + 30
     while len(list(spans.iterdir())) < 2 and time.time() < deadline:
         time.sleep(0.1)
-    proc.send_signal(2)
-    proc.communicate(timeout=30)
-    assert proc.returncode != 0
-    deadline = time.time() + 10
-    while time.time() < deadline and any(
-            info(app, i)["status"] == "RUNNING" for i in (1, 2)):
-        time.sleep(0.1)
-    assert [info(app, i)["status"] for i in (1, 2)] == ["INTERRUPTED", "INTERRUPTED"]
-    assert yaml.safe_load((app / "logs/1/metadata/info.yaml").read_text())["signal"] in (
-        "SIGINT", "SIGTERM")
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, out + err
+    assert "Traceback" not in out + err
+    assert "interrupted by SIGINT: 2 INTERRUPTED, 2 cancelled before start" in out
+    metas = [info(app, i) for i in (1, 2, 3, 4)]
+    assert [m["status"] for m in metas] == ["INTERRUPTED"] * 4
+    assert [m["signal"] for m in metas[:2]] == ["SIGTERM", "SIGTERM"]  # they ran: their own end
+    assert all("cancelled before start" in m["signal"] for m in metas[2:])
+    assert all("start_time" not in m for m in metas[2:])
+    for pid in (int(p.name) for p in spans.iterdir()):  # no job process left behind
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
