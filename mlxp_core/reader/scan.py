@@ -206,8 +206,9 @@ def read_run(run_dir: str, log_id: int) -> Optional[Record]:
 
     None when ``run_dir`` is not a directory (a file with a number for a name).
 
-    Metric log names come from ``metrics/.keys.yaml`` (older runs: ``.keys/metrics.yaml``); ``metrics/`` itself is listed
-    only when that file is missing or unreadable, or the run is not finished.
+    Metric log names come from ``metrics/.keys.yaml`` (older runs: ``.keys/metrics.yaml``);
+    ``metrics/`` itself is listed only when that file is missing or unreadable, or the run is
+    not finished.
     """
     problems: list[Problem] = []
     values: dict[str, Any] = {}

@@ -138,14 +138,17 @@ def rerun_command(command: Optional[str], overrides: Optional[Sequence[str]],
         t for t in tokens if _is_override(t) and t not in kept
         and not override_key(t).startswith("hydra.mode")]
     new = shlex.join([*head, *kept, *point])
-    resume = shlex.join([*head, *kept, *point, f"+mlxp.logger.log_id={log_id}"])
+    resume = shlex.join([*head, *kept, *point, f"+mlxp.logger.forced_log_id={log_id}"])
     return new, resume
 
 
 def _launch_key(row: dict[str, Any]) -> tuple[Any, ...]:
-    """Which launch (sweep) a run belongs to. Run records carry no sweep id: a local sweep
-    is one process (host, pid, command); cluster jobs are grouped by scheduler and array
-    script, else by the minute they were submitted from one working directory."""
+    """Which launch (sweep) a run belongs to: its recorded sweep id (`info.sweep`). Runs of
+    older versions carry none: a local sweep is then one process (host, pid, command);
+    cluster jobs are grouped by scheduler and array script, else by the minute they were
+    submitted from one working directory."""
+    if row.get("sweep_id"):
+        return ("sweep", row["sweep_id"], row.get("sweep_command") or row.get("command") or "")
     if row.get("submit_scheduler"):
         when = row.get("array_script") or str(row.get("submit_time") or "")[:16]
         return ("submit", row["submit_scheduler"], when, row.get("work_dir"))
@@ -243,6 +246,7 @@ def _summary_section(runs: pd.DataFrame, parent_log: str, reader_problems: Seque
                if durations else "No run recorded a duration yet (runs record it when they end).")
     # launches
     fields = {
+        "sweep_id": _col(runs, "info.sweep.id"), "sweep_command": _col(runs, "info.sweep.command"),
         "command": _col(runs, "info.command"), "hostname": _col(runs, "info.hostname"),
         "process_id": _col(runs, "info.process_id"),
         "submit_scheduler": _col(runs, "info.submit.scheduler"),
@@ -258,7 +262,9 @@ def _summary_section(runs: pd.DataFrame, parent_log: str, reader_problems: Seque
     ids = [int(i) for i in runs["log_id"]]
     rows = []
     for key, members in list(launches.items())[:MAX_LAUNCHES]:
-        if key[0] == "submit":
+        if key[0] == "sweep":
+            what = f"sweep <code>{_e(key[1])}</code>: <code>{_e(key[2])}</code>"
+        elif key[0] == "submit":
             what = f"jobs submitted to {key[1]}" + (f" ({key[2]})" if key[2] else "")
         elif key[0] == "local":
             what = f"<code>{_e(key[3])}</code>"
@@ -279,10 +285,10 @@ def _summary_section(runs: pd.DataFrame, parent_log: str, reader_problems: Seque
     more = (f'<p class="note">and {len(launches) - MAX_LAUNCHES} more launches.</p>'
             if len(launches) > MAX_LAUNCHES else "")
     launch_html = (
-        '<h3>Per launch</h3><p class="note">Run records carry no sweep id: a local sweep is '
-        "recognised by the process that ran it (host, pid, command); cluster jobs by scheduler "
-        f"and array, or by the minute they were submitted. <code>{_e(parent_log)}/.sweeps</code> "
-        f"holds {sweeps_dirs} sweep record(s).</p>"
+        '<h3>Per launch</h3><p class="note">Runs are grouped by their recorded sweep id (runs '
+        "of older versions: by the process that ran them, or by scheduler and submission time); "
+        "<code>mlxp status</code> shows the same sweeps. "
+        f"<code>{_e(parent_log)}/.sweeps</code> holds {sweeps_dirs} Hydra sweep record(s).</p>"
         '<div class="wrap"><table><thead><tr><th>launch</th><th>log ids</th><th>runs</th>'
         "<th>statuses</th><th>first start</th><th>compute</th></tr></thead><tbody>"
         + "".join(rows) + "</tbody></table></div>" + more)

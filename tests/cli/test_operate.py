@@ -462,3 +462,28 @@ def test_status_reads_every_schedulers_listing(app: Path, tmp_path: Path, name: 
     proc = mlxp(app, "cancel", "1-5", env=env)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert {info(app, i)["status"] for i in range(1, 6)} == {"INTERRUPTED"}
+
+
+def test_a_job_gone_and_unknown_to_the_accounting_is_recorded_lost_later(
+        app: Path, tmp_path: Path) -> None:
+    """Grid Engine's qacct lags: a job gone from qstat and not in qacct yet is left alone,
+    asked again at the next refresh, and recorded lost (no reason) once it stayed unknown."""
+    write_app(app, TASK)
+    env = fake_env(tmp_path, norun="1")
+    _submit(app, env, "seed=1,2", "hydra/launcher=mlxp_sge")
+    fake = Path(env["FAKE_SCHED_DIR"])
+    job = str(info(app, 1)["submit"]["job_id"])
+    (fake / "jobs" / f"{job}.json").unlink()  # gone, and never reached the accounting
+    data = _status_json(app, env)
+    assert data["recorded"] == {} and info(app, 1)["status"] == "SUBMITTED"
+    assert [c["prog"] for c in calls(fake)][-2:] == ["qstat", "qacct"]
+    cache = app / "logs" / ".mlxp" / "scheduler_cache.json"
+    content = json.loads(cache.read_text())
+    for entry in content["jobs"].values():
+        entry["cached"] -= 3600
+    cache.write_text(json.dumps(content))
+    data = _status_json(app, env)
+    assert data["recorded"] == {"1": "FAILED"}
+    meta = info(app, 1)
+    assert meta["error"]["type"] == "JobLost" and "reason" not in meta["error"]
+    assert info(app, 2)["status"] == "SUBMITTED"

@@ -194,7 +194,7 @@ def test_failed_and_interrupted_runs(tmp_path: Path) -> None:
     assert ("cd /home/me/proj &amp;&amp; /usr/bin/python3 main.py hydra/launcher=mlxp_slurm "
             "lr=1.0</pre>") in text
     assert "cd /home/me/proj &amp;&amp; python main.py lr=2.0</pre>" in text
-    assert "python main.py lr=2.0 +mlxp.logger.log_id=3</pre>" in text
+    assert "python main.py lr=2.0 +mlxp.logger.forced_log_id=3</pre>" in text
 
 
 def write_fast(parent: Path, log_id: int, lr: float, units: int, seed: int,

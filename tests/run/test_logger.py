@@ -159,7 +159,8 @@ def test_user_type_is_recorded_by_import_path_and_loads_in_a_fresh_process(
     assert "custom_artifacts:save_json" in types and "custom_artifacts:load_json" in types
     code = (
         "import sys; from pathlib import Path; from mlxp_core.run.logger import Logger;"
-        f"lg = Logger(Path({logger.log_dir!r}).parent, 1); print(lg.load_artifacts('table', 'json'))"
+        f"lg = Logger(Path({logger.log_dir!r}).parent, 1); "
+        "print(lg.load_artifacts('table', 'json'))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          env={"PYTHONPATH": str(HELPERS), "PATH": "/usr/bin:/bin"}, check=False)
