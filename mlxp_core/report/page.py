@@ -19,14 +19,15 @@ import math
 import os
 import shlex
 import sys
-import tempfile
 import time
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional, Union
 
 from mlxp_core import __version__
+from mlxp_core.record.atomic import write_bytes_atomic
 from mlxp_core.report import groups as G
 from mlxp_core.report.errors import ReportError, need_matplotlib
 from mlxp_core.settings import override_key
@@ -473,25 +474,9 @@ def _failures_section(runs: pd.DataFrame, stderr_lines: int, max_failures: int) 
 
 
 def write_atomic(path: str, text: str) -> int:
-    """Write ``text`` to ``path`` through a temporary file in the same directory + rename."""
+    """Write ``text`` to ``path`` atomically (`record.atomic`: a reader never sees a part)."""
     data = text.encode("utf-8")
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".mlxp-report-", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    write_bytes_atomic(Path(os.path.abspath(path)), data)
     return len(data)
 
 

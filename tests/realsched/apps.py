@@ -168,3 +168,22 @@ def describe(run_dir: Path) -> str:
     return (f"\n--- {run_dir}: status {meta.get('status')}, submit {meta.get('submit')}, "
             f"scheduler {meta.get('scheduler')}\n--- log.stdout:\n{tail(run_dir / 'log.stdout')}"
             f"\n--- log.stderr:\n{tail(run_dir / 'log.stderr')}")
+
+
+# a task that checkpoints on the walltime warning (ctx.on_checkpoint) and resumes from it
+CHECKPOINT_ON_WARNING_APP = """
+try:
+    state = ctx.logger.load_checkpoint('last_ckpt')
+    print('RESUMED FROM', state['epoch'], flush=True)
+except FileNotFoundError:
+    state = {'epoch': -1}
+current = dict(state)
+ctx.on_checkpoint(lambda: ctx.logger.log_checkpoint(dict(current), 'last_ckpt'))
+print('TASK-STARTED', ctx.info.attempt, flush=True)
+for epoch in range(state['epoch'] + 1, 100000):
+    current['epoch'] = epoch
+    ctx.logger.log_metrics({'epoch': epoch}, log_name='train')
+    if ctx.info.attempt >= 2 and epoch >= state['epoch'] + 3:
+        break
+    time.sleep(0.5)
+"""

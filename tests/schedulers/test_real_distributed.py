@@ -24,6 +24,7 @@ import torch  # noqa: F401
 from conftest import write_app
 from realsched import schedulers
 from realsched.apps import (
+    CHECKPOINT_ON_WARNING_APP,
     clean_env,
     describe,
     info,
@@ -56,22 +57,6 @@ if ctx.config.seed == 13 and rank == 1:
 """
 
 # attempt 1 runs until the warning; a resumed attempt does 3 more epochs and completes
-RESUMABLE_APP = """
-try:
-    state = ctx.logger.load_checkpoint('last_ckpt')
-    print('RESUMED FROM', state['epoch'], flush=True)
-except FileNotFoundError:
-    state = {'epoch': -1}
-current = dict(state)
-ctx.on_checkpoint(lambda: ctx.logger.log_checkpoint(dict(current), 'last_ckpt'))
-print('TASK-STARTED', ctx.info.attempt, flush=True)
-for epoch in range(state['epoch'] + 1, 100000):
-    current['epoch'] = epoch
-    ctx.logger.log_metrics({'epoch': epoch}, log_name='train')
-    if ctx.info.attempt >= 2 and epoch >= state['epoch'] + 3:
-        break
-    time.sleep(0.5)
-"""
 
 
 @pytest.fixture
@@ -180,7 +165,7 @@ def test_walltime_warning_checkpoints_requeues_and_resumes(app: Path) -> None:
     """mlxpsub, `--time=00:01:00` and `#MLXP signal_before_walltime_s=30`: SLURM's USR1 ->
     checkpoint hook -> INTERRUPTED (timeout) -> `scontrol requeue` -> attempt 2 resumes from
     the checkpoint in the same run directory and completes."""
-    write_app(app, RESUMABLE_APP)
+    write_app(app, CHECKPOINT_ON_WARNING_APP)
     write_batch_script(app, "slurm", ROOT_PYTHON_DIR, ["python main.py seed=1"],
                        directives=["#SBATCH --time=00:01:00",
                                    "#MLXP signal_before_walltime_s=30"])
@@ -203,7 +188,7 @@ def test_walltime_warning_checkpoints_requeues_and_resumes(app: Path) -> None:
 def test_preemption_is_requeued_and_not_counted(app: Path) -> None:
     """The warning long before the walltime (as `PreemptParameters=send_user_signal` sends it)
     is a preemption: requeued even with max_requeues=0, counted apart."""
-    write_app(app, RESUMABLE_APP)
+    write_app(app, CHECKPOINT_ON_WARNING_APP)
     proc = _python(app, "-m", "seed=1", "hydra/launcher=mlxp_slurm",
                    "hydra.launcher.time=00:20:00", "hydra.launcher.signal_before_walltime_s=30",
                    "hydra.launcher.max_requeues=0")

@@ -172,9 +172,16 @@ def _scheduler_says(name: str, job: str) -> str:
         out = schedulers.command(["scontrol", "show", "job", "-o", job]).stdout
         return out.split("JobState=", 1)[1].split()[0]
     if name == "sge":
-        out = schedulers.command(["qacct", "-j", job]).stdout
-        return " ".join(line.split(None, 1)[1].strip() for line in out.splitlines()
-                        if line.startswith(("failed", "exit_status")))
+        # qmaster writes a job's accounting record some seconds after the job left the
+        # queue (reporting_params accounting_flush_time): ask until it is there
+        deadline = time.monotonic() + 90
+        while True:
+            out = schedulers.command(["qacct", "-j", job]).stdout
+            said = " ".join(line.split(None, 1)[1].strip() for line in out.splitlines()
+                            if line.startswith(("failed", "exit_status")))
+            if said or time.monotonic() > deadline:
+                return said
+            time.sleep(1)
     proc = schedulers.command(["oarstat", "-J", "-f", "-j", job])
     record = json.loads(proc.stdout)[job]
     return " ".join([record["state"], *(e["type"] for e in record["events"])])

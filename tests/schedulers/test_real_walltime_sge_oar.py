@@ -22,25 +22,8 @@ from typing import Any, Dict
 import pytest
 from conftest import write_app
 from realsched import oarenv
-from realsched.apps import clean_env, describe, info, run_dir_paths
+from realsched.apps import CHECKPOINT_ON_WARNING_APP, clean_env, describe, info, run_dir_paths
 from realsched.schedulers import require, wait_done
-
-RESUMABLE_APP = """
-try:
-    state = ctx.logger.load_checkpoint('last_ckpt')
-    print('RESUMED FROM', state['epoch'], flush=True)
-except FileNotFoundError:
-    state = {'epoch': -1}
-current = dict(state)
-ctx.on_checkpoint(lambda: ctx.logger.log_checkpoint(dict(current), 'last_ckpt'))
-print('TASK-STARTED', ctx.info.attempt, flush=True)
-for epoch in range(state['epoch'] + 1, 100000):
-    current['epoch'] = epoch
-    ctx.logger.log_metrics({'epoch': epoch}, log_name='train')
-    if ctx.info.attempt >= 2 and epoch >= state['epoch'] + 3:
-        break
-    time.sleep(0.5)
-"""
 
 
 def _wait_complete(run_dir: Path, timeout: float) -> Dict[str, Any]:
@@ -70,7 +53,7 @@ def _check(run_dir: Path, signal_name: str) -> Dict[str, Any]:
 @pytest.mark.scheduler("sge")
 def test_sge_soft_limit_checkpoints_and_reruns(tmp_path: Path) -> None:
     require("sge")
-    app = write_app(tmp_path / "project", RESUMABLE_APP)
+    app = write_app(tmp_path / "project", CHECKPOINT_ON_WARNING_APP)
     proc = subprocess.run(
         [sys.executable, "main.py", "-m", "seed=1", "hydra/launcher=mlxp_sge",
          "hydra.launcher.time=00:01:20", "hydra.launcher.signal_before_walltime_s=30"],
@@ -94,7 +77,7 @@ def test_oar_checkpoint_signal_resubmits_and_resumes() -> None:
     oarenv.ensure_venv()
     app = oarenv.user_dir()
     try:
-        write_app(app, RESUMABLE_APP)
+        write_app(app, CHECKPOINT_ON_WARNING_APP)
         oarenv.give_to(app)
         proc = oarenv.run_as_user(
             [str(oarenv.VENV / "bin" / "python"), "main.py", "-m", "seed=1",
