@@ -34,7 +34,7 @@ import yaml
 
 from mlxp_core.record.atomic import create_atomic, locked, write_bytes_atomic
 from mlxp_core.record.facts import command_line, iso, now
-from mlxp_core.record.layout import METADATA, SWEEP_ENV, info_path
+from mlxp_core.record.layout import ARTIFACTS, METADATA, METRICS, SWEEP_ENV, info_path
 from mlxp_core.record.yamlio import dump, read_yaml
 
 # the statuses of a run, as written in info.yaml
@@ -243,9 +243,9 @@ def start_record(log_id: int, run_dir: Path, previous: Info, facts: Info) -> Inf
     info["logger"] = {
         "log_id": log_id,
         "log_dir": str(run_dir),
-        "metrics_dir": str(run_dir / "metrics"),
-        "metadata_dir": str(run_dir / "metadata"),
-        "artifacts_dir": str(run_dir / "artifacts"),
+        "metrics_dir": str(run_dir / METRICS),
+        "metadata_dir": str(run_dir / METADATA),
+        "artifacts_dir": str(run_dir / ARTIFACTS),
     }
     for key in ("submit", "first_start_time", "version_manager", "sweep"):
         if key in previous:

@@ -20,8 +20,10 @@ from mlxp_core.record.atomic import locked, write_text_atomic
 STATE_DIR = ".mlxp"  # <parent>/.mlxp: the id counter and its lock
 COUNTER_FILE = "last_id"
 LOCK_FILE = "id.lock"
-SUBDIRS = ("metadata", "metrics", "artifacts")
 METADATA = "metadata"
+METRICS = "metrics"
+ARTIFACTS = "artifacts"
+SUBDIRS = (METADATA, METRICS, ARTIFACTS)
 INFO_FILE = "info.yaml"
 CONFIG_FILE = "config.yaml"
 SETTINGS_FILE = "mlxp.yaml"

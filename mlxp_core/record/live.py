@@ -42,6 +42,7 @@ except ImportError:  # pragma: no cover - Windows: no advisory locks
 
 from mlxp_core.record.atomic import write_text_atomic
 from mlxp_core.record.info import RUNNING, read_status
+from mlxp_core.record.layout import METADATA
 
 LOCK_FILE = ".run.lock"
 OWNER_FILE = ".run.owner"
@@ -60,7 +61,7 @@ class RunDirectoryGone(RuntimeError):
 
 def _owner(run_dir: Path) -> Dict[str, Any]:
     try:
-        data = json.loads((run_dir / "metadata" / OWNER_FILE).read_text())
+        data = json.loads((run_dir / METADATA / OWNER_FILE).read_text())
     except (OSError, ValueError):
         return {}
     return data if isinstance(data, dict) else {}
@@ -68,7 +69,7 @@ def _owner(run_dir: Path) -> Dict[str, Any]:
 
 def _heartbeat_age(run_dir: Path) -> float:
     try:
-        return time.time() - (run_dir / "metadata" / OWNER_FILE).stat().st_mtime
+        return time.time() - (run_dir / METADATA / OWNER_FILE).stat().st_mtime
     except OSError:
         return float("inf")
 
@@ -96,7 +97,7 @@ def _beat_forever() -> None:
         for lock in held:
             if lock.still_ours():
                 with contextlib.suppress(OSError):
-                    os.utime(lock.run_dir / "metadata" / OWNER_FILE)
+                    os.utime(lock.run_dir / METADATA / OWNER_FILE)
 
 
 def _start_heartbeat(lock: RunLock) -> None:
@@ -121,7 +122,7 @@ class RunLock:
         """Whether the run directory is still the one this lock was taken in (not removed,
         not replaced by a new directory of the same name)."""
         try:
-            st = os.stat(self.run_dir / "metadata" / LOCK_FILE)
+            st = os.stat(self.run_dir / METADATA / LOCK_FILE)
         except OSError:
             return False
         return (st.st_dev, st.st_ino) == self.ino
@@ -139,7 +140,7 @@ class RunLock:
             _beating.discard(self)
         if remove_owner and self.still_ours():
             with contextlib.suppress(OSError):
-                (self.run_dir / "metadata" / OWNER_FILE).unlink()
+                (self.run_dir / METADATA / OWNER_FILE).unlink()
         with contextlib.suppress(OSError):
             os.close(self.fd)
 
@@ -149,7 +150,7 @@ def acquire(run_dir: Path, job_id: Optional[str] = None, heartbeat: bool = True)
 
     `job_id`: the scheduler job of this process, recorded and used to recognise a requeue.
     """
-    meta = run_dir / "metadata"
+    meta = run_dir / METADATA
     fd = os.open(meta / LOCK_FILE, os.O_RDWR | os.O_CREAT | _CLOEXEC, 0o666)
     try:
         if fcntl is not None:

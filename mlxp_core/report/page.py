@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, Optional, Union
 
 from mlxp_core import __version__
 from mlxp_core.record.atomic import write_bytes_atomic
+from mlxp_core.record.layout import STDERR
 from mlxp_core.report import groups as G
 from mlxp_core.report.errors import ReportError, need_matplotlib
 from mlxp_core.settings import override_key
@@ -442,7 +443,7 @@ def _failures_section(runs: pd.DataFrame, stderr_lines: int, max_failures: int) 
             tail = "\n".join(str(tb).rstrip("\n").split("\n")[-stderr_lines:])
             parts.append(f"<details><summary>traceback (last lines)</summary><pre>{_e(tail)}"
                          "</pre></details>")
-        err = _tail(os.path.join(str(dirs[i]), "log.stderr"), stderr_lines) if dirs[i] else None
+        err = _tail(os.path.join(str(dirs[i]), STDERR), stderr_lines) if dirs[i] else None
         if err:
             parts.append(f"<div>last lines of <code>log.stderr</code>:</div><pre>{_e(err)}"
                          "</pre>")
